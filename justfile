@@ -1,0 +1,42 @@
+# Recipes for blynk-ota (https://just.systems). Each is also a plain cargo command.
+
+# List the recipes.
+default:
+    @just --list
+
+# Format every crate.
+fmt:
+    cargo fmt --all
+
+# Lint exactly as CI does.
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Run every test (the README's test command).
+test:
+    cargo test --workspace
+
+# Test one crate, e.g. `just test-crate blynk-proto`.
+test-crate CRATE:
+    cargo test -p {{CRATE}}
+
+# Lint one crate.
+clippy-crate CRATE:
+    cargo clippy -p {{CRATE}} --all-targets -- -D warnings
+
+# Run the benchmarks (results: docs/benchmarks.md).
+bench:
+    cargo bench --workspace
+
+# Run one crate's benchmarks.
+bench-crate CRATE:
+    cargo bench -p {{CRATE}}
+
+# Run the server on its embedded defaults.
+run:
+    cargo run --release --bin blynk-server
+
+# Everything CI runs.
+ci:
+    bash .ci/run
