@@ -2,7 +2,9 @@
 //!
 //! Blynk bodies are text fields separated by single NUL bytes. The device info message
 //! and the `blnkinf` firmware tag are sequences of `key\0value` pairs; [`pairs`] reads
-//! them without copying.
+//! them without copying; [`join`] and [`put`] build bodies.
+
+use bytes::{BufMut, Bytes, BytesMut};
 
 /// Splits a body on NUL bytes, without copying.
 ///
@@ -23,6 +25,32 @@ pub fn split(body: &[u8]) -> impl Iterator<Item = &[u8]> {
             }
         }
     })
+}
+
+/// Joins fields with single NULs (no trailing NUL), e.g. `["vw", "1", "hello"]` →
+/// `vw\01\0hello`, the body of a virtual-pin write.
+pub fn join<I, F>(fields: I) -> Bytes
+where
+    I: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    let mut dst = BytesMut::new();
+    put(&mut dst, fields);
+    dst.freeze()
+}
+
+/// Appends fields separated by single NULs (no trailing NUL) to `dst`.
+pub fn put<I, F>(dst: &mut BytesMut, fields: I)
+where
+    I: IntoIterator<Item = F>,
+    F: AsRef<[u8]>,
+{
+    for (i, field) in fields.into_iter().enumerate() {
+        if i > 0 {
+            dst.put_u8(0);
+        }
+        dst.put_slice(field.as_ref());
+    }
 }
 
 /// Reads `key\0value\0key\0value...` pairs, without copying.
@@ -78,9 +106,20 @@ mod tests {
     }
 
     #[test]
+    fn join_is_the_inverse_of_split() {
+        assert_eq!(&join(["vw", "1", "hello"])[..], b"vw\x001\x00hello");
+        assert_eq!(&join::<_, &[u8]>([])[..], b"");
+        let body = join([&b"a"[..], b"", b"c"]);
+        assert_eq!(split(&body).collect::<Vec<_>>(), [&b"a"[..], b"", b"c"]);
+    }
+
+    #[test]
     fn pairs_stop_at_empty_key_and_ignore_odd_key() {
         let v: Vec<_> = pairs(b"mcu\x001.0\x00build\x00Dec  4 2026\x00\x00\x00junk").collect();
-        assert_eq!(v, vec![(&b"mcu"[..], &b"1.0"[..]), (b"build", b"Dec  4 2026")]);
+        assert_eq!(
+            v,
+            vec![(&b"mcu"[..], &b"1.0"[..]), (b"build", b"Dec  4 2026")]
+        );
         let v: Vec<_> = pairs(b"ver\x000.2.6\x00dev\x00python\x00odd").collect();
         assert_eq!(v, vec![(&b"ver"[..], &b"0.2.6"[..]), (b"dev", b"python")]);
         let v: Vec<_> = pairs(b"ver\x000.2.6\x00dev\x00python").collect();

@@ -1,0 +1,2 @@
+//! Decoding and encoding throughput (filled in below).
+fn main() {}
