@@ -1,6 +1,27 @@
 //! Wiring of the blynk-ota server: listeners, TLS, hardware sessions, HTTP, storage.
 //!
-//! Skeleton: the server arrives with its own issue.
+//! Everything lives in this library so the server can be embedded and tested in-process;
+//! the `blynk-server` binary only parses arguments, sets up logging and calls [`run`].
+//!
+//! What it does: binds the plain (`http.port`) and TLS (`https.port`) listeners, sniffs the
+//! first bytes of each connection to tell HTTP from the Blynk hardware protocol, runs
+//! hardware sessions (login, info, ping, quota, idle timeout), keeps the device registry in
+//! SQLite and serves the admin registry API over HTTPS.
+//!
+//! What it does not do (yet): OTA campaigns and firmware downloads (next issue), the
+//! mobile-app protocol, web sockets, MQTT.
+
+pub mod admin_auth;
+pub mod allowlist;
+pub mod config;
+pub mod error;
+mod properties;
+pub mod registry;
+pub mod storage;
+pub mod tls;
+
+pub use config::Config;
+pub use error::{Error, Result};
 
 /// The server's version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

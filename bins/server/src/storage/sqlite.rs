@@ -1,0 +1,332 @@
+//! The embedded SQLite backend (bundled SQLite, WAL journal, versioned migrations).
+
+use super::{
+    DeviceFilter, DeviceId, DeviceRecord, NewDevice, ProjectSummary, Storage, StoredInfo,
+    UserRecord,
+};
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` holds how many ran.
+/// Never edit a released entry: append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: registry.
+    "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL
+    );
+    CREATE TABLE projects (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        UNIQUE (user_id, name)
+    );
+    CREATE TABLE devices (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        token TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_info TEXT,
+        last_info_at INTEGER
+    );
+    CREATE INDEX devices_project ON devices(project_id);",
+];
+
+/// The database file name inside the data folder.
+pub const DATABASE_FILE: &str = "blynk-ota.sqlite3";
+
+/// SQLite storage; one connection guarded by a mutex (calls are short).
+#[derive(Debug)]
+pub struct SqliteStorage {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteStorage {
+    /// Opens (creating if needed) `<data folder>/blynk-ota.sqlite3` and migrates it.
+    pub fn open_in(data_folder: &Path) -> Result<Self> {
+        Self::open(&data_folder.join(DATABASE_FILE))
+    }
+
+    /// Opens (creating if needed) the database file and migrates it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Self::from_connection(conn)
+    }
+
+    /// An in-memory database (tests, tools).
+    pub fn in_memory() -> Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        Self::from_connection(conn)
+    }
+
+    fn from_connection(mut conn: Connection) -> Result<Self> {
+        migrate(&mut conn)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave a half-done transaction (rusqlite
+        // rolls back on drop), so a poisoned lock is safe to keep using.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let supported = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > supported {
+        return Err(Error::SchemaTooNew {
+            found: current,
+            supported,
+        });
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
+        tx.commit()?;
+        tracing::info!(version = index + 1, "database migrated");
+    }
+    Ok(())
+}
+
+const DEVICE_SELECT: &str = "SELECT d.id, u.email, p.name, d.name, d.token, d.created_at, d.last_info, d.last_info_at
+     FROM devices d JOIN projects p ON p.id = d.project_id JOIN users u ON u.id = p.user_id";
+
+fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
+    let info_json: Option<String> = row.get(6)?;
+    let info_at: Option<i64> = row.get(7)?;
+    let last_info = match (info_json, info_at) {
+        (Some(json), Some(reported_at)) => {
+            // Stored by this server; an unreadable value is treated as "no info".
+            serde_json::from_str::<Vec<(String, String)>>(&json)
+                .ok()
+                .map(|pairs| StoredInfo { pairs, reported_at })
+        }
+        _ => None,
+    };
+    Ok(DeviceRecord {
+        id: row.get(0)?,
+        user: row.get(1)?,
+        project: row.get(2)?,
+        name: row.get(3)?,
+        token: row.get(4)?,
+        created_at: row.get(5)?,
+        last_info,
+    })
+}
+
+fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
+}
+
+impl Storage for SqliteStorage {
+    fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .lock()
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    fn create_device(&self, device: &NewDevice, now: i64) -> Result<DeviceRecord> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO users (email, created_at) VALUES (?1, ?2) ON CONFLICT (email) DO NOTHING",
+            params![device.user, now],
+        )?;
+        let user_id: i64 =
+            tx.query_row("SELECT id FROM users WHERE email = ?1", [&device.user], |r| {
+                r.get(0)
+            })?;
+        tx.execute(
+            "INSERT INTO projects (user_id, name, created_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (user_id, name) DO NOTHING",
+            params![user_id, device.project, now],
+        )?;
+        let project_id: i64 = tx.query_row(
+            "SELECT id FROM projects WHERE user_id = ?1 AND name = ?2",
+            params![user_id, device.project],
+            |r| r.get(0),
+        )?;
+        let inserted = tx.execute(
+            "INSERT INTO devices (project_id, name, token, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![project_id, device.name, device.token, now],
+        );
+        match inserted {
+            Ok(_) => {}
+            Err(e) if is_unique_violation(&e) => return Err(Error::DuplicateToken),
+            Err(e) => return Err(e.into()),
+        }
+        let id = tx.last_insert_rowid();
+        tx.commit()?;
+        Ok(DeviceRecord {
+            id,
+            user: device.user.clone(),
+            project: device.project.clone(),
+            name: device.name.clone(),
+            token: device.token.clone(),
+            created_at: now,
+            last_info: None,
+        })
+    }
+
+    fn device_by_token(&self, token: &str) -> Result<Option<DeviceRecord>> {
+        let conn = self.lock();
+        let sql = format!("{DEVICE_SELECT} WHERE d.token = ?1");
+        Ok(conn.query_row(&sql, [token], device_from_row).optional()?)
+    }
+
+    fn list_devices(&self, filter: &DeviceFilter) -> Result<Vec<DeviceRecord>> {
+        let conn = self.lock();
+        let sql = format!(
+            "{DEVICE_SELECT} WHERE (?1 IS NULL OR u.email = ?1) AND (?2 IS NULL OR p.name = ?2)
+             ORDER BY u.email, p.name, d.name, d.id"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![filter.user, filter.project], device_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn delete_device(&self, token: &str) -> Result<Option<DeviceRecord>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let sql = format!("{DEVICE_SELECT} WHERE d.token = ?1");
+        let found = tx.query_row(&sql, [token], device_from_row).optional()?;
+        if let Some(device) = &found {
+            tx.execute("DELETE FROM devices WHERE id = ?1", [device.id])?;
+        }
+        tx.commit()?;
+        Ok(found)
+    }
+
+    fn list_users(&self) -> Result<Vec<UserRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT u.email, p.name, COUNT(d.id)
+             FROM users u LEFT JOIN projects p ON p.user_id = u.id
+             LEFT JOIN devices d ON d.project_id = p.id
+             GROUP BY u.id, p.id ORDER BY u.email, p.name",
+        )?;
+        let mut users: Vec<UserRecord> = Vec::new();
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (email, project, devices) = row?;
+            if users.last().is_none_or(|u| u.email != email) {
+                users.push(UserRecord {
+                    email,
+                    projects: Vec::new(),
+                });
+            }
+            if let (Some(user), Some(name)) = (users.last_mut(), project) {
+                user.projects.push(ProjectSummary {
+                    name,
+                    devices: u64::try_from(devices).unwrap_or(0),
+                });
+            }
+        }
+        Ok(users)
+    }
+
+    fn record_info(&self, device: DeviceId, pairs: &[(String, String)], now: i64) -> Result<()> {
+        let json = serde_json::to_string(pairs).map_err(|e| Error::StorageTask(e.to_string()))?;
+        self.lock().execute(
+            "UPDATE devices SET last_info = ?1, last_info_at = ?2 WHERE id = ?3",
+            params![json, now, device],
+        )?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(user: &str, project: &str, name: &str, token: &str) -> NewDevice {
+        NewDevice {
+            user: user.into(),
+            project: project.into(),
+            name: name.into(),
+            token: token.into(),
+        }
+    }
+
+    #[test]
+    fn create_list_delete() {
+        let s = SqliteStorage::in_memory().unwrap();
+        assert_eq!(s.schema_version().unwrap(), 1);
+        let a = s.create_device(&new("a@x.io", "home", "lamp", "t1"), 10).unwrap();
+        s.create_device(&new("a@x.io", "home", "fan", "t2"), 11).unwrap();
+        s.create_device(&new("b@x.io", "farm", "pump", "t3"), 12).unwrap();
+        assert!(matches!(
+            s.create_device(&new("c@x.io", "p", "n", "t1"), 13),
+            Err(Error::DuplicateToken)
+        ));
+        // The failed insert rolled back its user too.
+        assert_eq!(s.list_users().unwrap().len(), 2);
+
+        let all = s.list_devices(&DeviceFilter::default()).unwrap();
+        let names: Vec<_> = all.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, ["fan", "lamp", "pump"]);
+        let only_a = s
+            .list_devices(&DeviceFilter {
+                user: Some("a@x.io".into()),
+                project: Some("home".into()),
+            })
+            .unwrap();
+        assert_eq!(only_a.len(), 2);
+
+        assert_eq!(s.device_by_token("t1").unwrap().unwrap(), a);
+        s.record_info(a.id, &[("ver".into(), "1".into())], 20).unwrap();
+        let info = s.device_by_token("t1").unwrap().unwrap().last_info.unwrap();
+        assert_eq!(info.get("ver"), Some("1"));
+        assert_eq!(info.reported_at, 20);
+
+        assert_eq!(s.delete_device("t1").unwrap().unwrap().id, a.id);
+        assert!(s.delete_device("t1").unwrap().is_none());
+        assert!(s.device_by_token("t1").unwrap().is_none());
+
+        let users = s.list_users().unwrap();
+        assert_eq!(users[0].email, "a@x.io");
+        assert_eq!(users[0].projects[0].name, "home");
+        assert_eq!(users[0].projects[0].devices, 1);
+    }
+
+    #[test]
+    fn reopen_keeps_data_and_refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = SqliteStorage::open_in(dir.path()).unwrap();
+            s.create_device(&new("a@x.io", "p", "n", "tok"), 1).unwrap();
+        }
+        let s = SqliteStorage::open_in(dir.path()).unwrap();
+        assert!(s.device_by_token("tok").unwrap().is_some());
+        s.lock().pragma_update(None, "user_version", 99).unwrap();
+        drop(s);
+        assert!(matches!(
+            SqliteStorage::open_in(dir.path()),
+            Err(Error::SchemaTooNew { found: 99, .. })
+        ));
+    }
+}
