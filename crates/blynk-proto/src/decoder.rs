@@ -90,8 +90,10 @@ impl Decoder {
                 Ok(Some(Message::Ping { id }))
             }
             _ => {
-                let body = buf.split_to(total).freeze().slice(HEADER_LEN..);
-                Message::from_frame(command, id, body).map(Some)
+                Message::check_frame(command, buf.get(HEADER_LEN..total).unwrap_or_default())?;
+                let mut frame = buf.split_to(total);
+                frame.advance(HEADER_LEN);
+                Ok(Some(Message::from_frame(command, id, frame.freeze())))
             }
         }
     }
@@ -307,6 +309,7 @@ mod tests {
             d.decode(&mut bad),
             Err(ProtoError::MalformedBody { .. })
         ));
+        assert_eq!(bad.len(), 11, "nothing consumed on error");
     }
 
     #[test]

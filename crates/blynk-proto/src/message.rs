@@ -302,14 +302,10 @@ impl Message {
         }
     }
 
-    /// Builds the message for a frame whose body is `body` (not RESPONSE, not PING:
-    /// the decoder handles those without touching the body).
-    pub(crate) fn from_frame(
-        command: Command,
-        id: u16,
-        body: Bytes,
-    ) -> Result<Message, ProtoError> {
-        Ok(match command {
+    /// Builds the message for a complete frame whose body is `body` and that passed
+    /// [`Message::check_frame`]. RESPONSE is handled by the decoder (no body).
+    pub(crate) fn from_frame(command: Command, id: u16, body: Bytes) -> Message {
+        match command {
             Command::Hardware => Message::Hardware { id, body },
             Command::Internal => Message::Internal {
                 id,
@@ -329,13 +325,27 @@ impl Message {
             Command::Bridge => Message::Bridge { id, body },
             Command::Property => Message::Property { id, body },
             Command::DebugPrint => Message::DebugPrint { id, body },
-            Command::Redirect => {
-                let (host, port) = redirect::parse(&body)?;
-                Message::Redirect { id, host, port }
-            }
+            Command::Redirect => match redirect::parse(&body) {
+                Ok((host_len, port)) => Message::Redirect {
+                    id,
+                    host: body.slice(..host_len),
+                    port,
+                },
+                // Unreachable after `check_frame`; kept total without panicking.
+                Err(_) => Message::Raw { command, id, body },
+            },
             Command::Ping => Message::Ping { id },
             command => Message::Raw { command, id, body },
-        })
+        }
+    }
+
+    /// Validates a frame body before anything is consumed, so a decoding error leaves
+    /// the buffer untouched. Only REDIRECT bodies can be malformed.
+    pub(crate) fn check_frame(command: Command, body: &[u8]) -> Result<(), ProtoError> {
+        if command == Command::Redirect {
+            redirect::parse(body)?;
+        }
+        Ok(())
     }
 }
 

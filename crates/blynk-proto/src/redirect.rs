@@ -1,6 +1,6 @@
 //! CONNECT_REDIRECT (41): body `host\0port`, port optional (the device defaults to 80).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{BufMut, BytesMut};
 use nom::Parser;
 use nom::bytes::complete::{take_till1, take_while1};
 use nom::combinator::{all_consuming, opt};
@@ -11,9 +11,9 @@ use crate::{Command, ProtoError};
 /// `host`, then `\0` and an optional run of digits.
 type Parsed<'a> = nom::IResult<&'a [u8], (&'a [u8], Option<Option<&'a [u8]>>), ()>;
 
-/// Parses a redirect body into `(host, port)`. An empty port field (`host\0`) means no
-/// port.
-pub(crate) fn parse(body: &Bytes) -> Result<(Bytes, Option<u16>), ProtoError> {
+/// Parses a redirect body into `(host length, port)`: the host is `body[..host_len]`.
+/// An empty port field (`host\0`) means no port.
+pub(crate) fn parse(body: &[u8]) -> Result<(usize, Option<u16>), ProtoError> {
     let malformed = |reason| ProtoError::MalformedBody {
         command: Command::Redirect,
         reason,
@@ -25,7 +25,7 @@ pub(crate) fn parse(body: &Bytes) -> Result<(Bytes, Option<u16>), ProtoError> {
             opt(take_while1(|b: u8| b.is_ascii_digit())),
         )),
     ));
-    let result: Parsed<'_> = parser.parse(&body[..]);
+    let result: Parsed<'_> = parser.parse(body);
     let (_, (host, port)) =
         result.map_err(|_| malformed("expected `host` or `host\\0port` with a decimal port"))?;
     let port = match port.flatten() {
@@ -37,7 +37,7 @@ pub(crate) fn parse(body: &Bytes) -> Result<(Bytes, Option<u16>), ProtoError> {
                 .ok_or_else(|| malformed("port does not fit in 16 bits"))?,
         ),
     };
-    Ok((body.slice_ref(host), port))
+    Ok((host.len(), port))
 }
 
 /// Length of the encoded body.
@@ -79,24 +79,18 @@ fn decimal_len(n: u16) -> usize {
 mod tests {
     use super::*;
 
-    fn p(body: &'static [u8]) -> Result<(Bytes, Option<u16>), ProtoError> {
-        parse(&Bytes::from_static(body))
+    fn p(body: &[u8]) -> Result<(&[u8], Option<u16>), ProtoError> {
+        parse(body).map(|(host_len, port)| (&body[..host_len], port))
     }
 
     #[test]
     fn parses_host_and_optional_port() {
         assert_eq!(
             p(b"example.com\x008442").unwrap(),
-            (Bytes::from_static(b"example.com"), Some(8442))
+            (&b"example.com"[..], Some(8442))
         );
-        assert_eq!(
-            p(b"example.com").unwrap(),
-            (Bytes::from_static(b"example.com"), None)
-        );
-        assert_eq!(
-            p(b"example.com\x00").unwrap(),
-            (Bytes::from_static(b"example.com"), None)
-        );
+        assert_eq!(p(b"example.com").unwrap(), (&b"example.com"[..], None));
+        assert_eq!(p(b"example.com\x00").unwrap(), (&b"example.com"[..], None));
         for bad in [
             &b""[..],
             b"\x0080",
@@ -106,10 +100,7 @@ mod tests {
             b"h\x00\x00",
         ] {
             assert!(
-                matches!(
-                    parse(&Bytes::copy_from_slice(bad)),
-                    Err(ProtoError::MalformedBody { .. })
-                ),
+                matches!(parse(bad), Err(ProtoError::MalformedBody { .. })),
                 "{bad:?}"
             );
         }
@@ -129,7 +120,7 @@ mod tests {
             let mut dst = BytesMut::new();
             write(b"h.example", port, &mut dst);
             assert_eq!(dst.len(), body_len(b"h.example", port));
-            assert_eq!(parse(&dst.freeze()).unwrap().1, port);
+            assert_eq!(parse(&dst).unwrap(), (9, port));
         }
         assert!(check(b"").is_err());
         assert!(check(b"a\0b").is_err());

@@ -1,5 +1,8 @@
 //! The tokio-util adapter (feature `codec`) over an in-memory byte stream.
 
+// Test helpers may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use blynk_proto::codec::BlynkCodec;
 use blynk_proto::{Decoder, Internal, LoginKind, Message, ProtoError, Status};
 use futures_util::{SinkExt, StreamExt};

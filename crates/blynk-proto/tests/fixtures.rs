@@ -1,5 +1,8 @@
 //! Every byte fixture in `fixtures/proto/` decodes to exactly the documented messages.
 
+// Test helpers may unwrap: a failure is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use blynk_proto::{
     Command, Decoder, HardwareInfo, Internal, LoginKind, Message, ProtoError, Status,
 };
