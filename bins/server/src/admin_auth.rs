@@ -98,7 +98,10 @@ fn hash(salt: &[u8; 16], email: &str, password: &[u8]) -> [u8; 32] {
 }
 
 fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(diff) == 0
 }
 
@@ -135,10 +138,7 @@ mod tests {
         assert_eq!(creds.check(None), AuthOutcome::Missing);
         assert_eq!(creds.check(Some(b"Bearer x")), AuthOutcome::Missing);
         assert_eq!(creds.check(Some(b"Basic !!!")), AuthOutcome::Missing);
-        assert_eq!(
-            creds.check(Some(&basic("no-colon"))),
-            AuthOutcome::Missing
-        );
+        assert_eq!(creds.check(Some(&basic("no-colon"))), AuthOutcome::Missing);
         assert_eq!(
             creds.check(Some(&basic("admin@blynk.cc:wrong"))),
             AuthOutcome::Wrong

@@ -15,11 +15,15 @@ impl IpNet {
     fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
@@ -111,7 +115,10 @@ mod tests {
         assert!(!list.allows(ip("192.168.1.8")));
         assert!(list.allows(ip("fd12::1")));
         assert!(!list.allows(ip("fe80::1")));
-        assert!(list.allows(ip("::ffff:10.1.1.1")), "mapped IPv4 matches IPv4 nets");
+        assert!(
+            list.allows(ip("::ffff:10.1.1.1")),
+            "mapped IPv4 matches IPv4 nets"
+        );
     }
 
     #[test]

@@ -192,11 +192,12 @@ impl Config {
                     config.hardware_idle_timeout = idle_limit(secs);
                 }
                 "user.message.quota.limit" => {
-                    config.message_quota_per_second = value
-                        .parse()
-                        .ok()
-                        .filter(|&n: &u32| n > 0)
-                        .ok_or_else(|| invalid("expected a positive number of messages"))?;
+                    config.message_quota_per_second =
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|&n: &u32| n > 0)
+                            .ok_or_else(|| invalid("expected a positive number of messages"))?;
                 }
                 "ota.max.firmware.size" => {
                     config.max_firmware_size = value
@@ -214,8 +215,16 @@ impl Config {
         config.tls = match (cert, key) {
             (None, None) => TlsSource::Generated,
             (Some(cert), Some(key)) => TlsSource::Files { cert, key },
-            (Some(_), None) => return Err(Error::TlsPair { missing: "server.ssl.key" }),
-            (None, Some(_)) => return Err(Error::TlsPair { missing: "server.ssl.cert" }),
+            (Some(_), None) => {
+                return Err(Error::TlsPair {
+                    missing: "server.ssl.key",
+                });
+            }
+            (None, Some(_)) => {
+                return Err(Error::TlsPair {
+                    missing: "server.ssl.cert",
+                });
+            }
         };
         config.admin = AdminCredentials::new(&admin_email, &admin_pass);
         Ok((config, warnings))
@@ -292,15 +301,30 @@ mod tests {
             ("https.port=x", "https.port", "x"),
             ("listen.address=localhost", "listen.address", "localhost"),
             ("admin.email=nobody", "admin.email", "nobody"),
-            ("allowed.administrator.ips=1.2.3.4/40", "allowed.administrator.ips", "1.2.3.4/40"),
-            ("hard.socket.idle.timeout=-1", "hard.socket.idle.timeout", "-1"),
-            ("user.message.quota.limit=0", "user.message.quota.limit", "0"),
+            (
+                "allowed.administrator.ips=1.2.3.4/40",
+                "allowed.administrator.ips",
+                "1.2.3.4/40",
+            ),
+            (
+                "hard.socket.idle.timeout=-1",
+                "hard.socket.idle.timeout",
+                "-1",
+            ),
+            (
+                "user.message.quota.limit=0",
+                "user.message.quota.limit",
+                "0",
+            ),
             ("ota.max.firmware.size=big", "ota.max.firmware.size", "big"),
             ("data.folder=", "data.folder", ""),
         ] {
             let err = Config::from_properties(text).unwrap_err();
             let msg = err.to_string();
-            assert!(msg.contains(key) && msg.contains(&format!("`{value}`")), "{msg}");
+            assert!(
+                msg.contains(key) && msg.contains(&format!("`{value}`")),
+                "{msg}"
+            );
         }
     }
 

@@ -13,15 +13,26 @@
 
 pub mod admin_auth;
 pub mod allowlist;
+pub mod cli;
 pub mod config;
 pub mod error;
+pub mod hardware;
+pub mod http;
+pub mod limits;
+mod listener;
 mod properties;
 pub mod registry;
+mod server;
+pub mod sessions;
+pub mod sniff;
+pub mod state;
 pub mod storage;
 pub mod tls;
 
 pub use config::Config;
 pub use error::{Error, Result};
+pub use server::{Server, ShutdownHandle};
+pub use state::{NoHooks, SessionHooks, Shared};
 
 /// The server's version, as built.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -131,7 +131,8 @@ mod tests {
 
     #[test]
     fn continuation_and_escapes() {
-        let text = "list=a,\\\n    b,\\\n    c\nkey\\ with\\=eq=v\\tx\\u0041\nback=end\\\\\nnext=1\n";
+        let text =
+            "list=a,\\\n    b,\\\n    c\nkey\\ with\\=eq=v\\tx\\u0041\nback=end\\\\\nnext=1\n";
         assert_eq!(
             pairs(text),
             vec![

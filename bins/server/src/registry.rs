@@ -64,12 +64,7 @@ fn check_name(field: &'static str, value: &str) -> Result<()> {
 }
 
 /// Validates a device request; a missing token is generated.
-pub fn new_device(
-    user: &str,
-    project: &str,
-    name: &str,
-    token: Option<&str>,
-) -> Result<NewDevice> {
+pub fn new_device(user: &str, project: &str, name: &str, token: Option<&str>) -> Result<NewDevice> {
     let user = user.trim();
     if !is_valid_email(user) {
         return Err(Error::InvalidField {
@@ -118,7 +113,9 @@ mod tests {
         for ok in ["a@b", "admin@blynk.cc", "x.y+z@sub.example.org"] {
             assert!(is_valid_email(ok), "{ok}");
         }
-        for bad in ["", "a", "@b", "a@", "a@@b", "a b@c", "a@b.", "a@.b", "a@b\n"] {
+        for bad in [
+            "", "a", "@b", "a@", "a@@b", "a b@c", "a@b.", "a@.b", "a@b\n",
+        ] {
             assert!(!is_valid_email(bad), "{bad:?}");
         }
     }

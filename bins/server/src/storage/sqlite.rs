@@ -92,17 +92,26 @@ fn migrate(conn: &mut Connection) -> Result<()> {
             supported,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate().skip(usize::try_from(current).unwrap_or(0)) {
+    for (index, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(current).unwrap_or(0))
+    {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i64::try_from(index + 1).unwrap_or(i64::MAX))?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(index + 1).unwrap_or(i64::MAX),
+        )?;
         tx.commit()?;
         tracing::info!(version = index + 1, "database migrated");
     }
     Ok(())
 }
 
-const DEVICE_SELECT: &str = "SELECT d.id, u.email, p.name, d.name, d.token, d.created_at, d.last_info, d.last_info_at
+const DEVICE_SELECT: &str =
+    "SELECT d.id, u.email, p.name, d.name, d.token, d.created_at, d.last_info, d.last_info_at
      FROM devices d JOIN projects p ON p.id = d.project_id JOIN users u ON u.id = p.user_id";
 
 fn device_from_row(row: &Row<'_>) -> rusqlite::Result<DeviceRecord> {
@@ -150,10 +159,11 @@ impl Storage for SqliteStorage {
             "INSERT INTO users (email, created_at) VALUES (?1, ?2) ON CONFLICT (email) DO NOTHING",
             params![device.user, now],
         )?;
-        let user_id: i64 =
-            tx.query_row("SELECT id FROM users WHERE email = ?1", [&device.user], |r| {
-                r.get(0)
-            })?;
+        let user_id: i64 = tx.query_row(
+            "SELECT id FROM users WHERE email = ?1",
+            [&device.user],
+            |r| r.get(0),
+        )?;
         tx.execute(
             "INSERT INTO projects (user_id, name, created_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (user_id, name) DO NOTHING",
@@ -276,9 +286,13 @@ mod tests {
     fn create_list_delete() {
         let s = SqliteStorage::in_memory().unwrap();
         assert_eq!(s.schema_version().unwrap(), 1);
-        let a = s.create_device(&new("a@x.io", "home", "lamp", "t1"), 10).unwrap();
-        s.create_device(&new("a@x.io", "home", "fan", "t2"), 11).unwrap();
-        s.create_device(&new("b@x.io", "farm", "pump", "t3"), 12).unwrap();
+        let a = s
+            .create_device(&new("a@x.io", "home", "lamp", "t1"), 10)
+            .unwrap();
+        s.create_device(&new("a@x.io", "home", "fan", "t2"), 11)
+            .unwrap();
+        s.create_device(&new("b@x.io", "farm", "pump", "t3"), 12)
+            .unwrap();
         assert!(matches!(
             s.create_device(&new("c@x.io", "p", "n", "t1"), 13),
             Err(Error::DuplicateToken)
@@ -298,7 +312,8 @@ mod tests {
         assert_eq!(only_a.len(), 2);
 
         assert_eq!(s.device_by_token("t1").unwrap().unwrap(), a);
-        s.record_info(a.id, &[("ver".into(), "1".into())], 20).unwrap();
+        s.record_info(a.id, &[("ver".into(), "1".into())], 20)
+            .unwrap();
         let info = s.device_by_token("t1").unwrap().unwrap().last_info.unwrap();
         assert_eq!(info.get("ver"), Some("1"));
         assert_eq!(info.reported_at, 20);

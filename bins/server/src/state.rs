@@ -1,0 +1,52 @@
+//! State shared by every connection.
+
+use crate::allowlist::IpAllowlist;
+use crate::config::Config;
+use crate::sessions::{ConnectionInfo, DeviceSessions};
+use crate::storage::{DeviceId, Store};
+use blynk_proto::HardwareInfo;
+use std::sync::Arc;
+
+/// Callbacks from hardware sessions, for features layered on top (OTA in the next issue).
+///
+/// Called synchronously on the session's task: implementations must not block; they may
+/// send frames through [`DeviceSessions`] or spawn work.
+pub trait SessionHooks: Send + Sync + 'static {
+    /// A connection logged in (it is already in the registry).
+    fn logged_in(&self, _conn: &ConnectionInfo) {}
+    /// A connection reported its info message. It has been stored and its RESPONSE OK
+    /// queued, so anything sent now reaches the device after the OK, in its own write.
+    fn info_reported(&self, _conn: &ConnectionInfo, _info: &Arc<HardwareInfo>) {}
+    /// A logged-in connection ended; `still_online` tells whether the device has others.
+    fn disconnected(&self, _device: DeviceId, _conn: &ConnectionInfo, _still_online: bool) {}
+}
+
+/// Hooks that do nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHooks;
+
+impl SessionHooks for NoHooks {}
+
+/// Everything a connection task needs.
+pub struct Shared {
+    /// The configuration in force.
+    pub config: Config,
+    /// Storage.
+    pub store: Store,
+    /// Live hardware connections.
+    pub sessions: Arc<DeviceSessions>,
+    /// Session callbacks.
+    pub hooks: Arc<dyn SessionHooks>,
+    /// Who may reach `/admin`: the configured allowlist, or loopback only while the admin
+    /// password is the default.
+    pub admin_allowlist: IpAllowlist,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("sessions", &self.sessions)
+            .field("admin_allowlist", &self.admin_allowlist)
+            .finish_non_exhaustive()
+    }
+}
