@@ -11,8 +11,9 @@
 //! [`TEXT_STATUS_LEN`] (3) **and** whose next three bytes are ASCII digits is read as one
 //! 8-byte frame whose status is the decimal number (`200` → [`crate::Status::Ok`]). A
 //! device never sends status 3 (it is a server-side registration status), so the only
-//! cost is that a bare status-3 RESPONSE is held until three more bytes arrive (and, if
-//! they are not digits, decoded as a plain 5-byte frame). Turn it off with
+//! cost is that a bare status-3 RESPONSE is held until the next bytes show whether they
+//! are digits (a non-digit decides at once: a plain 5-byte frame; three digits: the text
+//! form). Turn it off with
 //! [`crate::Decoder::text_status`]`(false)`.
 
 use crate::HEADER_LEN;
@@ -31,19 +32,21 @@ pub(crate) enum TextStatus {
 }
 
 /// Classifies the bytes after a RESPONSE header whose status field is 3. `frame` starts
-/// at the header.
+/// at the header. A non-digit among the bytes already buffered decides `Plain` at once;
+/// only an all-digit prefix shorter than 3 bytes waits.
 pub(crate) fn text_status(frame: &[u8]) -> TextStatus {
-    let Some(body) = frame.get(HEADER_LEN..) else {
-        return TextStatus::NeedMore(TEXT_STATUS_LEN);
-    };
-    match body.get(..TEXT_STATUS_LEN) {
-        None => TextStatus::NeedMore(TEXT_STATUS_LEN - body.len()),
-        Some(digits) if digits.iter().all(u8::is_ascii_digit) => TextStatus::Status(
+    let body = frame.get(HEADER_LEN..).unwrap_or_default();
+    let digits = body.get(..TEXT_STATUS_LEN).unwrap_or(body);
+    if !digits.iter().all(u8::is_ascii_digit) {
+        TextStatus::Plain
+    } else if digits.len() < TEXT_STATUS_LEN {
+        TextStatus::NeedMore(TEXT_STATUS_LEN - digits.len())
+    } else {
+        TextStatus::Status(
             digits
                 .iter()
                 .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0')),
-        ),
-        Some(_) => TextStatus::Plain,
+        )
     }
 }
 
