@@ -149,7 +149,7 @@ impl Engine {
             .keys()
             .next_back()
             .map_or(0, |id| id.0);
-        engine.state.next_campaign = engine.state.next_campaign.max(max_id + 1);
+        engine.state.next_campaign = engine.state.next_campaign.max(max_id.saturating_add(1));
         let active: Vec<CampaignId> = engine
             .state
             .campaigns
@@ -300,7 +300,12 @@ impl Engine {
             return Err(Error::NoBuildForDeferred);
         }
         let id = CampaignId(self.state.next_campaign);
-        self.state.next_campaign += 1;
+        if self.state.campaigns.contains_key(&id) {
+            return Err(Error::InconsistentState(format!(
+                "campaign ids exhausted at {id}"
+            )));
+        }
+        self.state.next_campaign = self.state.next_campaign.saturating_add(1);
         if let Some(old) = self.find_same_target(&spec.target) {
             self.end_campaign(now, old, CampaignState::Superseded { at: now, by: id });
         }

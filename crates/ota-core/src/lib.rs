@@ -19,8 +19,11 @@
 //! when a device sends its info message after login; with the opt-in
 //! [`CampaignOptions::notify_online`] they also reach devices already online, at most
 //! `notify_rate_per_sec` per second. When several active campaigns match a device the
-//! most specific target decides alone (token > user+project > user > all); a campaign
-//! for exactly the same target as an active one supersedes it.
+//! most specific target decides alone (token > user+project > user > all), even when it
+//! has nothing to do for the device (e.g. the device already failed in it); a campaign
+//! for exactly the same target as an active one supersedes it. A token campaign ends
+//! (`Finished`) when its device reaches a terminal state; deferred campaigns stay active
+//! until stopped or superseded.
 //!
 //! # Per-device state machine (one per device and campaign)
 //!
