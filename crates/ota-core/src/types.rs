@@ -148,10 +148,11 @@ pub struct FirmwareRef {
     pub kind: ImageKind,
     /// Size of the image in bytes.
     pub size: u64,
-    /// MD5 of the image.
-    pub md5: [u8; 16],
-    /// SHA-256 of the image.
-    pub sha256: [u8; 32],
+    /// MD5 of the image, hex (as the firmware store gives it; the engine does not read
+    /// it, the server puts it in the command / download headers).
+    pub md5: String,
+    /// SHA-256 of the image, hex (likewise carried for the server).
+    pub sha256: String,
 }
 
 /// Who a campaign is for.

@@ -214,8 +214,8 @@ impl World {
                     fw_type: None,
                     kind: ImageKind::Esp8266,
                     size: SIZE,
-                    md5: [0; 16],
-                    sha256: [0; 32],
+                    md5: "00".repeat(16),
+                    sha256: "00".repeat(32),
                 };
                 let options = CampaignOptions {
                     force,

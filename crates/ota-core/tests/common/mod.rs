@@ -20,8 +20,8 @@ pub fn fw(build: Option<&str>) -> FirmwareRef {
         fw_type: None,
         kind: ImageKind::Esp8266,
         size: 1000,
-        md5: [0; 16],
-        sha256: [0; 32],
+        md5: "00".repeat(16),
+        sha256: "00".repeat(32),
     }
 }
 
