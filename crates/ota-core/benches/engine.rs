@@ -100,6 +100,18 @@ fn campaigns(engine: &mut Engine, names: &Names) {
     }
 }
 
+/// Device `d` sends its info on connection `d`.
+fn login(engine: &mut Engine, names: &Names, d: u64, now: u64, report: &DeviceReport) {
+    engine.device_info(
+        Timestamp(now),
+        ConnId(d),
+        DeviceId(d),
+        names.owner(d),
+        names.project(d),
+        report,
+    );
+}
+
 fn drain(engine: &mut Engine) -> usize {
     let mut n = 0;
     while engine.poll_record().is_some() {
@@ -116,14 +128,7 @@ fn populated(names: &Names, old: &DeviceReport) -> Engine {
     let mut engine = Engine::new();
     campaigns(&mut engine, names);
     for d in 0..DEVICES {
-        engine.device_info(
-            Timestamp(1_000),
-            ConnId(d),
-            DeviceId(d),
-            names.owner(d),
-            names.project(d),
-            old,
-        );
+        login(&mut engine, names, d, 1_000, old);
         drain(&mut engine);
     }
     engine
@@ -140,14 +145,7 @@ fn memory_report(names: &Names) {
     let sent = net(&region);
     let new = report(TARGET_BUILD);
     for d in 0..DEVICES {
-        engine.device_info(
-            Timestamp(9_000),
-            ConnId(d),
-            DeviceId(d),
-            names.owner(d),
-            names.project(d),
-            &new,
-        );
+        login(&mut engine, names, d, 9_000, &new);
         drain(&mut engine);
     }
     let updated = net(&region);
@@ -192,28 +190,14 @@ fn bench_info(c: &mut Criterion) {
     // state change (the steady case for a fleet that is done).
     let mut engine = populated(&names, &old);
     for d in 0..DEVICES {
-        engine.device_info(
-            Timestamp(2_000),
-            ConnId(d),
-            DeviceId(d),
-            names.owner(d),
-            names.project(d),
-            &new,
-        );
+        login(&mut engine, &names, d, 2_000, &new);
     }
     drain(&mut engine);
     let mut d = 0u64;
     group.bench_function("repeat_info_up_to_date", |b| {
         b.iter(|| {
             d = (d + 7919) % DEVICES;
-            engine.device_info(
-                Timestamp(3_000),
-                ConnId(d),
-                DeviceId(d),
-                names.owner(d),
-                names.project(d),
-                &new,
-            );
+            login(&mut engine, &names, d, 3_000, &new);
             black_box(drain(&mut engine))
         })
     });
@@ -234,14 +218,7 @@ fn bench_info(c: &mut Criterion) {
             for _ in 0..iters {
                 let d = next;
                 next += 1;
-                engine.device_info(
-                    Timestamp(3_000),
-                    ConnId(d),
-                    DeviceId(d),
-                    names.owner(d),
-                    names.project(d),
-                    &old,
-                );
+                login(&mut engine, &names, d, 3_000, &old);
                 black_box(drain(&mut engine));
             }
             start.elapsed()

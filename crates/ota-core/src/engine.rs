@@ -150,14 +150,7 @@ impl Engine {
             .next_back()
             .map_or(0, |id| id.0);
         engine.state.next_campaign = engine.state.next_campaign.max(max_id.saturating_add(1));
-        let active: Vec<CampaignId> = engine
-            .state
-            .campaigns
-            .values()
-            .filter(|c| c.info.is_active())
-            .map(|c| c.info.id)
-            .collect();
-        for id in active {
+        for id in engine.active_ids() {
             let target = match engine.state.campaigns.get(&id) {
                 Some(c) => c.info.spec.target.clone(),
                 None => continue,
@@ -237,6 +230,29 @@ impl Engine {
     #[must_use]
     pub fn device_entry(&self, campaign: CampaignId, device: DeviceId) -> Option<&DeviceEntry> {
         self.state.campaigns.get(&campaign)?.devices.get(&device)
+    }
+
+    /// Every campaign that has an entry for `device`, oldest first, with that entry
+    /// (what an admin or app view of "this device's OTA history" shows).
+    pub fn device_history(
+        &self,
+        device: DeviceId,
+    ) -> impl Iterator<Item = (&CampaignInfo, &DeviceEntry)> {
+        self.state
+            .campaigns
+            .values()
+            .filter_map(move |c| c.devices.get(&device).map(|e| (&c.info, e)))
+    }
+
+    /// Ids of the active campaigns, oldest first.
+    #[must_use]
+    pub fn active_ids(&self) -> Vec<CampaignId> {
+        self.state
+            .campaigns
+            .values()
+            .filter(|c| c.info.is_active())
+            .map(|c| c.info.id)
+            .collect()
     }
 
     /// Number of devices the engine currently knows online (sent info, not all of
@@ -384,13 +400,7 @@ impl Engine {
 
     /// Stops every active campaign (legacy `/ota/stop`); returns the stopped ids.
     pub fn stop_all(&mut self, now: Timestamp, by: &str) -> Vec<CampaignId> {
-        let active: Vec<CampaignId> = self
-            .state
-            .campaigns
-            .values()
-            .filter(|c| c.info.is_active())
-            .map(|c| c.info.id)
-            .collect();
+        let active = self.active_ids();
         for &id in &active {
             self.end_campaign(
                 now,

@@ -768,3 +768,23 @@ fn two_connections_of_one_device_and_disconnects() {
     e.disconnected(C1);
     assert_eq!(e.online_devices(), 0);
 }
+
+#[test]
+fn device_history_lists_every_campaign_of_a_device() {
+    let mut e = Engine::new();
+    let a = e.start_campaign(t(0), spec(Target::All), &[]).unwrap();
+    info(&mut e, 1, C1, D, Some("111"));
+    let b = e
+        .start_campaign(t(2), spec(Target::Token(D)), &[C1])
+        .unwrap();
+    let history: Vec<_> = e
+        .device_history(D)
+        .map(|(c, entry)| (c.id, c.spec.initiator.clone(), entry.sent_at))
+        .collect();
+    assert_eq!(
+        history,
+        vec![(a, ADMIN.to_owned(), t(1)), (b, ADMIN.to_owned(), t(2))]
+    );
+    assert_eq!(e.device_history(DeviceId(42)).count(), 0);
+    assert_eq!(e.active_ids(), vec![a, b]);
+}

@@ -262,7 +262,11 @@ impl World {
                 self.drain();
                 let json = serde_json::to_string(&self.engine).expect("serialize");
                 let from_json: Engine = serde_json::from_str(&json).expect("reload snapshot");
-                let from_records = Engine::from_records(self.log.clone()).expect("replay log");
+                // The record log goes through JSON too, as a server would store it.
+                let stored = serde_json::to_string(&self.log).expect("serialize records");
+                let log: Vec<Record> = serde_json::from_str(&stored).expect("reload records");
+                assert_eq!(log, self.log);
+                let from_records = Engine::from_records(log).expect("replay log");
                 assert_eq!(from_json.state(), self.engine.state());
                 assert_eq!(from_records.state(), self.engine.state());
                 self.engine = if from_log { from_records } else { from_json };
