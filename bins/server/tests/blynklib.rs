@@ -1,0 +1,178 @@
+//! The real PyPI device client `blynklib==0.2.6` against the server.
+//!
+//! Needs `python3`. The venv lives at `<workspace>/target/py-venv` (the same one
+//! `.ci/run` prepares); it is created here when missing, under a file lock so parallel
+//! test processes do not race.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+
+const BLYNKLIB: &str = "blynklib==0.2.6";
+const READY_CHECK: &str =
+    "import blynklib, importlib.metadata as m; assert m.version('blynklib') == '0.2.6'";
+
+fn workspace_target() -> PathBuf {
+    // bins/server → the workspace root (taken lexically, not through `..`).
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest.parent().and_then(Path::parent).unwrap_or(manifest);
+    root.join("target")
+}
+
+fn venv_python(venv: &Path) -> PathBuf {
+    venv.join("bin").join("python")
+}
+
+fn venv_ready(venv: &Path) -> bool {
+    std::process::Command::new(venv_python(venv))
+        .args(["-c", READY_CHECK])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn run(cmd: &mut std::process::Command, what: &str) {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Makes sure `<workspace>/target/py-venv` has blynklib 0.2.6; returns its python.
+fn ensure_venv() -> PathBuf {
+    let target = workspace_target();
+    let venv = target.join("py-venv");
+    if venv_ready(&venv) {
+        return venv_python(&venv);
+    }
+    let python3 = std::process::Command::new("python3")
+        .arg("--version")
+        .output();
+    assert!(
+        python3.is_ok_and(|o| o.status.success()),
+        "python3 is required by the blynklib device-client test but was not found on PATH; \
+         install Python 3 with the venv module (Debian: apt-get install python3 python3-venv)"
+    );
+    std::fs::create_dir_all(&target).unwrap();
+    let lock = std::fs::File::create(target.join("py-venv.lock")).unwrap();
+    lock.lock().unwrap();
+    if !venv_ready(&venv) {
+        run(
+            std::process::Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&venv),
+            "python3 -m venv target/py-venv",
+        );
+        run(
+            std::process::Command::new(venv_python(&venv)).args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                BLYNKLIB,
+            ]),
+            "pip install blynklib==0.2.6",
+        );
+        assert!(
+            venv_ready(&venv),
+            "blynklib 0.2.6 not importable after install"
+        );
+    }
+    lock.unlock().unwrap();
+    venv_python(&venv)
+}
+
+async fn drive_blynklib(tls: bool) {
+    let python = tokio::task::spawn_blocking(ensure_venv).await.unwrap();
+    let t = start().await;
+    let token = t.create_device("py@x.io", "bench", "python").await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/blynklib_client.py");
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(script).arg("127.0.0.1");
+    if tls {
+        cmd.arg(t.server.https_addr().port().to_string())
+            .arg(&token)
+            .arg(t.dir.path().join("tls/cert.pem"));
+    } else {
+        cmd.arg(t.server.http_addr().port().to_string()).arg(&token);
+    }
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stderr = child.stderr.take().unwrap();
+    let connected = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            if line == "CONNECTED" {
+                return Ok(());
+            }
+            if line.starts_with("FAIL") {
+                return Err(line);
+            }
+        }
+        Err("client exited".to_owned())
+    })
+    .await;
+    if !matches!(connected, Ok(Ok(()))) {
+        let _ = child.start_kill();
+        let mut err = String::new();
+        let _ = stderr.read_to_string(&mut err).await;
+        panic!("blynklib did not connect: {connected:?}\n{err}");
+    }
+
+    // The server shows it online with the info blynklib reported.
+    let device = t.device(&token).await;
+    assert_eq!(device["online"], true, "{device}");
+    assert_eq!(device["info"]["library_version"], "0.2.6");
+    assert_eq!(device["info"]["board"], "python");
+    assert_eq!(device["info"]["buff_in"], 1024);
+    assert_eq!(device["info"]["heartbeat"], 10);
+    let transport = if tls { "tls" } else { "tcp" };
+    assert_eq!(device["connections"][0]["transport"], transport);
+
+    // It stays connected (its run loop keeps going without errors or reconnects).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(t.device(&token).await["online"], true);
+    drop(child.stdin.take());
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("client exits after stdin closes")
+        .unwrap();
+    let mut rest = Vec::new();
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let mut err = String::new();
+    let _ = stderr.read_to_string(&mut err).await;
+    assert!(status.success(), "client failed: {status} {rest:?}\n{err}");
+    assert!(
+        rest.iter().any(|l| l == "STILL CONNECTED"),
+        "{rest:?}\n{err}"
+    );
+}
+
+#[tokio::test]
+async fn blynklib_logs_in_gets_info_acked_and_stays_connected() {
+    drive_blynklib(false).await;
+}
+
+#[tokio::test]
+async fn blynklib_over_tls() {
+    drive_blynklib(true).await;
+}
