@@ -1029,3 +1029,64 @@ impl<'de> Deserialize<'de> for Engine {
         Engine::from_state(state).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_per_state() {
+        let o = CampaignOptions::default();
+        let entry = |state, attempts| DeviceEntry {
+            state,
+            attempts,
+            last_failure: None,
+            sent_at: Timestamp(1_000),
+            changed_at: Timestamp(5_000),
+            old_build: 0,
+        };
+        let dl = DeviceState::Downloading { bytes: 1, of: 2 };
+        let cases = [
+            (entry(DeviceState::Sent, 1), Some(1_000 + o.sent_timeout_ms)),
+            (entry(dl, 1), Some(5_000 + o.stall_timeout_ms)),
+            (
+                entry(DeviceState::Downloaded, 1),
+                Some(5_000 + o.install_timeout_ms),
+            ),
+            (entry(DeviceState::Pending, 0), None),
+            (
+                entry(DeviceState::Pending, 1),
+                Some(5_000 + o.backoff_after(1)),
+            ),
+            (
+                entry(DeviceState::Pending, 2),
+                Some(5_000 + o.backoff_after(2)),
+            ),
+            (entry(DeviceState::Pending, 3), None),
+            (entry(DeviceState::Updated, 1), None),
+            (entry(DeviceState::Stopped, 1), None),
+        ];
+        for (e, want) in cases {
+            assert_eq!(deadline(&e, &o), want.map(Timestamp), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn poll_action_waits_for_records() {
+        let mut e = Engine::new();
+        e.actions.push_back(Action::SendOta {
+            conn: ConnId(1),
+            campaign: CampaignId(1),
+            device: DeviceId(1),
+            attempt: 1,
+        });
+        e.records.push_back(Record::Device {
+            campaign: CampaignId(1),
+            device: DeviceId(1),
+            entry: DeviceEntry::new(Timestamp(0)),
+        });
+        assert!(e.poll_action().is_none());
+        assert!(e.poll_record().is_some());
+        assert!(e.poll_action().is_some());
+    }
+}
