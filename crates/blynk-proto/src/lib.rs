@@ -9,7 +9,7 @@
 //! It does **not** do IO, read a clock, spawn tasks or use async; it knows nothing about
 //! users, tokens, sessions, OTA campaigns, sockets or files. The server feeds it bytes and
 //! decides what the messages mean. The optional `codec` feature adds a tokio-util
-//! adapter ([`codec::BlynkCodec`]) so it can sit under `Framed`.
+//! adapter (`codec::BlynkCodec`) so it can sit under `Framed`.
 //!
 //! # Guarantees
 //!
