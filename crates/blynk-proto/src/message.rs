@@ -214,16 +214,10 @@ impl Message {
     /// and PING.
     pub fn body_len(&self) -> usize {
         match self {
-            Message::Response { .. } | Message::Ping { .. } => 0,
             Message::Internal { internal, .. } => internal.body_len(),
             Message::Redirect { host, port, .. } => redirect::body_len(host, *port),
-            Message::Login { token: body, .. }
-            | Message::Hardware { body, .. }
-            | Message::HardwareSync { body, .. }
-            | Message::Bridge { body, .. }
-            | Message::Property { body, .. }
-            | Message::DebugPrint { body, .. }
-            | Message::Raw { body, .. } => body.len(),
+            // Every other variant has a verbatim body or none (`body` is exhaustive).
+            _ => self.body().map_or(0, Bytes::len),
         }
     }
 
@@ -269,16 +263,13 @@ impl Message {
         }
         .write(dst);
         match self {
-            Message::Response { .. } | Message::Ping { .. } => {}
             Message::Internal { internal, .. } => internal.write(dst),
             Message::Redirect { host, port, .. } => redirect::write(host, *port, dst),
-            Message::Login { token: body, .. }
-            | Message::Hardware { body, .. }
-            | Message::HardwareSync { body, .. }
-            | Message::Bridge { body, .. }
-            | Message::Property { body, .. }
-            | Message::DebugPrint { body, .. }
-            | Message::Raw { body, .. } => dst.put_slice(body),
+            _ => {
+                if let Some(body) = self.body() {
+                    dst.put_slice(body);
+                }
+            }
         }
         Ok(())
     }
