@@ -3,6 +3,8 @@
 //!
 //! `cargo bench -p firmware-store --bench store`
 
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)] // bench harness
+
 use std::hint::black_box;
 use std::time::Duration;
 

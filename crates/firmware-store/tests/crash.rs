@@ -1,6 +1,8 @@
 //! Real crashes: a child process (this test binary, re-run in "child" mode) ingests
 //! and is killed with SIGKILL; the parent reopens the store.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,8 @@
 //! yields every expected field. Regenerate with
 //! `BLESS=1 cargo test -p firmware-store --test fixtures`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use common::*;

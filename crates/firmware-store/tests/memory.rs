@@ -2,6 +2,8 @@
 //! chunk by chunk, never held whole) raises the process's peak RSS by far less than
 //! the image size. Its own test binary so no other test shares the process.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -2,6 +2,8 @@
 //! every value returned is in the input at the reported offset, and chunking never
 //! changes the result.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 use firmware_store::{ImageFacts, ImageScanner, TagPair};
 use proptest::prelude::*;
 

@@ -1,5 +1,7 @@
 //! Store behaviour: limits, errors, dedup, concurrency, visibility, recovery, reads.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failed unwrap is a failed test
+
 mod common;
 
 use std::collections::HashSet;
@@ -298,8 +300,8 @@ async fn reopen_removes_partial_temp_files_and_orphan_metadata() {
     let store = open(&dir).await;
     assert!(files_in(&dir.path().join("tmp")).is_empty());
     let listed = store.list().await.unwrap();
-    assert_eq!(listed, [kept.info.clone()]);
     let id = kept.info.sha256;
+    assert_eq!(listed, [kept.info]);
     assert_eq!(
         files_in(&dir.path().join("blobs")),
         [format!("{id}.bin"), format!("{id}.json")]
@@ -332,7 +334,7 @@ async fn missing_or_broken_metadata_is_recomputed() {
         }
     );
     std::fs::remove_file(&meta).unwrap();
-    assert_eq!(store.list().await.unwrap(), [again.clone()]);
+    assert_eq!(store.list().await.unwrap(), [again]);
     assert!(meta.exists(), "list() repaired the metadata");
 }
 
@@ -404,7 +406,9 @@ async fn ranges_read_only_what_was_asked() {
         .unwrap();
     assert_eq!(whole, data);
     let size = data.len() as u64;
-    for bad in [0..size + 1, 10..5, size + 1..size + 2] {
+    #[allow(clippy::reversed_empty_ranges)] // deliberately backwards
+    let backwards = 10..5;
+    for bad in [0..size + 1, backwards, size + 1..size + 2] {
         let err = store.open_range(&id, bad.clone()).await.unwrap_err();
         assert!(
             matches!(err, StoreError::RangeNotSatisfiable { .. }),

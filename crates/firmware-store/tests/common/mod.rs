@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: fixture images and chunk streams.
 #![allow(dead_code)] // each test binary uses a different subset
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::path::PathBuf;
 
