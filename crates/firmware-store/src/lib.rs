@@ -37,9 +37,11 @@
 //!
 //! `std::fs` on tokio's blocking pool rather than `tokio::fs`: `tokio::fs::File` hands
 //! every write to the pool separately and copies it into its own buffer, while an
-//! ingest here keeps two long-lived blocking workers (write + SHA-256, MD5 + scan) fed
-//! by bounded channels of reference-counted [`bytes::Bytes`] — no copy, the hashing
-//! is off the async threads and runs in parallel with the writing. Reads return a
+//! ingest here keeps two long-lived blocking workers fed by bounded channels of
+//! reference-counted [`bytes::Bytes`] (no copy): one writes, SHA-256es and scans, the
+//! other computes the MD5 (the slowest step), so hashing is off the async threads and
+//! runs beside the writing. The writer also flushes every 4 MiB (`fdatasync`), so the
+//! disk works during the upload and the commit fsync is short. Reads return a
 //! `tokio::fs::File`, which a server can stream from directly.
 
 mod build_time;

@@ -102,6 +102,7 @@ pub struct Ingested {
 #[derive(Debug)]
 pub struct Blob {
     id: BlobId,
+    path: PathBuf,
     file: tokio::fs::File,
     size: u64,
 }
@@ -136,11 +137,7 @@ impl Blob {
         self.file
             .seek(io::SeekFrom::Start(start))
             .await
-            .map_err(|source| StoreError::Io {
-                op: "seek",
-                path: PathBuf::from(self.id.to_string()),
-                source,
-            })?;
+            .map_err(StoreError::io("seek", &self.path))?;
         Ok(BlobRange {
             reader: self.file.take(end - start),
             start,
@@ -225,11 +222,12 @@ impl FirmwareStore {
     /// SHA-256, MD5, size and [`ImageFacts`] on the way, and returns its metadata.
     ///
     /// The bytes go to a temporary file in the store folder while two blocking workers
-    /// hash and scan them (at most a few chunks in memory at a time); after the last
-    /// chunk the file is fsynced and renamed to its content address. Identical content
-    /// is stored once (`created: false`). On any error — the stream's, the size limit,
-    /// empty input, IO — nothing is stored and the temporary file is removed; the same
-    /// holds if the returned future is dropped midway.
+    /// (write + SHA-256 + scan; MD5) process them, at most a few chunks in memory at a
+    /// time, whatever the image size; after the last chunk the file is fsynced and
+    /// renamed to its content address. Identical content is stored once
+    /// (`created: false`). On any error — the stream's, the size limit, empty input,
+    /// IO — nothing is stored and the temporary file is removed; the same holds if the
+    /// returned future is dropped midway.
     pub async fn ingest<S, B, E>(
         &self,
         chunks: S,
@@ -357,6 +355,7 @@ impl FirmwareStore {
             .len();
         Ok(Blob {
             id: *id,
+            path,
             file,
             size,
         })
@@ -810,6 +809,13 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Compile-time check: a server can `tokio::spawn` the ingest of a `Send` stream.
+    #[allow(dead_code)]
+    fn ingest_future_is_send<'a>(store: &'a FirmwareStore, name: &'a str) -> impl Send + 'a {
+        let empty = futures_util::stream::empty::<Result<Bytes, io::Error>>();
+        store.ingest(empty, Some(name))
+    }
 
     #[test]
     fn file_names_are_sanitised() {

@@ -538,3 +538,26 @@ async fn accepts_any_chunk_type_and_error_type() {
     let got = store.ingest(stream.boxed(), None).await.unwrap();
     assert_eq!(got.info.md5, "01534f2df4db0fa5817d299edab1e80f");
 }
+
+#[tokio::test]
+async fn reopen_uses_stored_metadata_without_rescanning() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let info = store
+        .ingest(chunks(&fixture("esp8266_blnkinf.bin"), 512), Some("fw.bin"))
+        .await
+        .unwrap()
+        .info;
+    drop(store);
+    // Mark the stored metadata: a rescan at open would overwrite the mark.
+    let meta = dir.path().join(format!("blobs/{}.json", info.sha256));
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    value["image"]["build"] = "marked".into();
+    std::fs::write(&meta, serde_json::to_vec(&value).unwrap()).unwrap();
+    let store = open(&dir).await;
+    let again = store.info(&info.sha256).await.unwrap();
+    assert_eq!(again.image.build.as_deref(), Some("marked"));
+    // An explicit recomputation restores what the image says (and keeps the name).
+    assert_eq!(store.recompute_info(&info.sha256).await.unwrap(), info);
+}
