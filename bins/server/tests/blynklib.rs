@@ -3,6 +3,7 @@
 //! Needs `python3`. The venv lives at `<workspace>/target/py-venv` (the same one
 //! `.ci/run` prepares); it is created here when missing, under a file lock so parallel
 //! test processes do not race.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -65,8 +66,7 @@ fn ensure_venv() -> PathBuf {
          install Python 3 with the venv module (Debian: apt-get install python3 python3-venv)"
     );
     std::fs::create_dir_all(&target).unwrap();
-    let lock = std::fs::File::create(target.join("py-venv.lock")).unwrap();
-    lock.lock().unwrap();
+    let _lock = LockFile::acquire(target.join("py-venv.lock"));
     if !venv_ready(&venv) {
         run(
             std::process::Command::new("python3")
@@ -90,8 +90,46 @@ fn ensure_venv() -> PathBuf {
             "blynklib 0.2.6 not importable after install"
         );
     }
-    lock.unlock().unwrap();
     venv_python(&venv)
+}
+
+/// A lock held by creating a file exclusively (`create_new` is atomic); removed on drop.
+/// A lock file older than [`STALE_LOCK`] is left over from a killed run and is taken over.
+struct LockFile(PathBuf);
+
+const STALE_LOCK: Duration = Duration::from_secs(600);
+
+impl LockFile {
+    fn acquire(path: PathBuf) -> LockFile {
+        loop {
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return LockFile(path),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let stale = std::fs::metadata(&path)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > STALE_LOCK);
+                    if stale {
+                        let _ = std::fs::remove_file(&path);
+                    } else {
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+                Err(e) => panic!("cannot create {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 async fn drive_blynklib(tls: bool) {

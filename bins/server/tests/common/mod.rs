@@ -1,6 +1,6 @@
 //! Shared helpers of the integration tests: an in-process server on port 0 with a
 //! temporary data folder, a raw HTTP/1.1 client over TLS, and raw Blynk frames.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use blynk_server::admin_auth::AdminCredentials;
 use blynk_server::{Config, Server};
