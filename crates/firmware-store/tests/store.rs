@@ -21,6 +21,23 @@ async fn open(dir: &tempfile::TempDir) -> FirmwareStore {
         .unwrap()
 }
 
+/// A fresh store holding one fixture, ingested in `chunk`-byte pieces.
+async fn store_with(
+    name: &str,
+    chunk: usize,
+) -> (tempfile::TempDir, FirmwareStore, Vec<u8>, BlobId) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let data = fixture(name);
+    let id = store
+        .ingest(chunks(&data, chunk), None)
+        .await
+        .unwrap()
+        .info
+        .sha256;
+    (dir, store, data, id)
+}
+
 fn sha256_of(data: &[u8]) -> BlobId {
     use sha2::Digest;
     BlobId::from_digest(sha2::Sha256::digest(data).into())
@@ -340,14 +357,7 @@ async fn missing_or_broken_metadata_is_recomputed() {
 
 #[tokio::test]
 async fn corrupt_blob_is_detected_and_quarantined() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let id = store
-        .ingest(chunks(&fixture("esp8266_plain.bin"), 1000), None)
-        .await
-        .unwrap()
-        .info
-        .sha256;
+    let (dir, store, _, id) = store_with("esp8266_plain.bin", 1000).await;
     let blob = dir.path().join(format!("blobs/{id}.bin"));
     let mut bytes = std::fs::read(&blob).unwrap();
     bytes[100] ^= 1;
@@ -368,15 +378,7 @@ async fn corrupt_blob_is_detected_and_quarantined() {
 
 #[tokio::test]
 async fn ranges_read_only_what_was_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let data = fixture("esp32_blnkinf.bin");
-    let id = store
-        .ingest(chunks(&data, 4096), None)
-        .await
-        .unwrap()
-        .info
-        .sha256;
+    let (_dir, store, data, id) = store_with("esp32_blnkinf.bin", 4096).await;
     let blob = store.open_blob(&id).await.unwrap();
     assert_eq!(blob.size(), data.len() as u64);
     assert_eq!(blob.etag(), format!("\"{id}\""));
@@ -465,15 +467,7 @@ async fn delete_and_gc() {
 
 #[tokio::test]
 async fn an_open_reader_survives_delete() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let data = fixture("esp8266_plain.bin");
-    let id = store
-        .ingest(chunks(&data, 512), None)
-        .await
-        .unwrap()
-        .info
-        .sha256;
+    let (_dir, store, data, id) = store_with("esp8266_plain.bin", 512).await;
     let mut file = store.open_blob(&id).await.unwrap().into_file();
     store.delete(&id).await.unwrap();
     let mut got = Vec::new();
