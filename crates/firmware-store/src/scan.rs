@@ -1,10 +1,11 @@
 //! Streaming extraction of what an image tells about itself (sans-IO: fed chunks).
 //!
 //! [`ImageScanner`] is fed the image chunk by chunk, in whatever pieces the upload
-//! arrives, and keeps a fixed amount of state: the first 24 bytes (the ESP header), a
-//! 7-byte carry-over per searched pattern so a match split across two chunks is found,
-//! and at most [`TAG_MAX`] bytes of a tag being read. Searching uses `memchr::memmem`
-//! (SIMD), so the cost per byte is a fraction of a cycle.
+//! arrives, and keeps a fixed amount of state: the first 24 bytes (the ESP header), the
+//! last `needle length - 1` bytes per searched pattern so a match split across two
+//! chunks is found, at most [`TAG_MAX`] bytes of a tag and [`LEGACY_VALUE_MAX`] bytes of
+//! a build value being read. Searching uses `memchr::memmem` (SIMD), so the cost per
+//! byte is a fraction of a cycle (see docs/benchmarks.md).
 
 use blynk_proto::fields::pairs;
 use memchr::memmem;
