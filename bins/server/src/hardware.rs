@@ -24,6 +24,9 @@ const OUTBOUND_QUEUE: usize = 64;
 const QUOTA_NOTICE_PERIOD: Duration = Duration::from_secs(60);
 /// How long the writer may take to flush queued frames when the session ends.
 const WRITER_DRAIN: Duration = Duration::from_secs(2);
+/// How long a reply may wait for room in the outbound queue (a device that stops
+/// reading must not hold its session forever).
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a connection came from.
 #[derive(Debug, Clone, Copy)]
@@ -120,7 +123,7 @@ pub async fn run<S>(
 {
     let (mut reader, writer) = tokio::io::split(stream);
     let (tx, rx) = mpsc::channel(OUTBOUND_QUEUE);
-    let writer_task = tokio::spawn(write_loop(writer, rx));
+    let mut writer_task = tokio::spawn(write_loop(writer, rx));
     let mut session = Session {
         idle: shared.config.hardware_idle_timeout,
         quota: Quota::new(shared.config.message_quota_per_second, Instant::now()),
@@ -141,14 +144,17 @@ pub async fn run<S>(
         drop(_registration);
         let still_online = session.shared.sessions.is_online(device.id);
         tracing::info!(device = %device.name, remote = %peer.remote, still_online, "device disconnected");
-        session
-            .shared
-            .hooks
-            .disconnected(device.id, &conn, still_online);
+        let shared = Arc::clone(&session.shared);
+        shared.hooks.disconnected(&shared, &conn, still_online);
     }
-    // Let the writer flush what is queued, then close.
+    // Let the writer flush what is queued, then close (or give up on a stuck peer).
     drop(session);
-    let _ = tokio::time::timeout(WRITER_DRAIN, writer_task).await;
+    if tokio::time::timeout(WRITER_DRAIN, &mut writer_task)
+        .await
+        .is_err()
+    {
+        writer_task.abort();
+    }
 }
 
 async fn write_loop<W: AsyncWrite>(writer: W, mut rx: mpsc::Receiver<Bytes>) {
@@ -210,10 +216,11 @@ impl Session {
         message
             .encode(&mut out)
             .map_err(|e| End::Protocol(format!("cannot encode reply: {e}")))?;
-        self.tx
-            .send(out.freeze())
-            .await
-            .map_err(|_| End::Io(std::io::ErrorKind::BrokenPipe.into()))
+        match tokio::time::timeout(SEND_TIMEOUT, self.tx.send(out.freeze())).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(End::Io(std::io::ErrorKind::BrokenPipe.into())),
+            Err(_) => Err(End::Io(std::io::ErrorKind::TimedOut.into())),
+        }
     }
 
     async fn handle(&mut self, message: Message) -> Result<(), End> {
@@ -292,7 +299,7 @@ impl Session {
         self.send(Message::ok(id)).await?;
         tracing::info!(device = %device.name, user = %device.user, remote = %self.peer.remote,
             transport = self.peer.transport.as_str(), "device logged in");
-        self.shared.hooks.logged_in(&conn);
+        self.shared.hooks.logged_in(&self.shared, &conn);
         self.logged_in = Some(LoggedIn {
             device,
             conn,
@@ -327,7 +334,9 @@ impl Session {
         }
         self.send(Message::ok(id)).await?;
         if let Some(logged_in) = &self.logged_in {
-            self.shared.hooks.info_reported(&logged_in.conn, &info);
+            self.shared
+                .hooks
+                .info_reported(&self.shared, &logged_in.conn, &info);
         }
         Ok(())
     }

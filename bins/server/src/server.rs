@@ -1,6 +1,5 @@
 //! Starting and stopping the server.
 
-use crate::allowlist::IpAllowlist;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::limits;
@@ -89,14 +88,12 @@ impl Server {
         let connection_cap = limits::connection_cap(fd_limit, config.max_connections);
         tracing::info!(open_files_limit = ?fd_limit, connection_cap, "connection limit");
 
-        let admin_allowlist = if config.admin.is_default_password() {
+        if config.admin.is_default_password() {
             tracing::warn!(
                 "admin.pass is the default `admin`: the admin API accepts loopback clients only; set admin.pass to open it to allowed.administrator.ips"
             );
-            IpAllowlist::loopback()
-        } else {
-            config.allowed_admin_ips.clone()
-        };
+        }
+        let admin_allowlist = crate::state::effective_admin_allowlist(&config);
         let shared = Arc::new(Shared {
             config,
             store,

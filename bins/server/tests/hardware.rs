@@ -1,4 +1,5 @@
 //! Hardware sessions over raw bytes, plain TCP and TLS, against an in-process server.
+#![allow(clippy::unwrap_used, clippy::panic)]
 
 mod common;
 
@@ -382,4 +383,49 @@ async fn generated_certificate_is_reused() {
     let again = blynk_server::Server::start(config).await.unwrap();
     assert_eq!(again.fingerprint(), fingerprint);
     again.shutdown().await;
+}
+
+/// A hook like the OTA layer will use: on info, send a frame to that connection.
+struct OtaOnInfo;
+
+impl blynk_server::SessionHooks for OtaOnInfo {
+    fn info_reported(
+        &self,
+        shared: &blynk_server::Shared,
+        conn: &blynk_server::sessions::ConnectionInfo,
+        _info: &std::sync::Arc<blynk_proto::HardwareInfo>,
+    ) {
+        let url = format!("http://{}/fw.bin", conn.local);
+        let report = shared
+            .sessions
+            .send_to_connection(conn.device, conn.id, &Message::ota(7777, url))
+            .unwrap();
+        assert_eq!(report.delivered, 1);
+    }
+}
+
+#[tokio::test]
+async fn hooks_see_info_after_the_ok_is_queued() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = blynk_server::Server::start_with(
+        test_config(dir.path()),
+        None,
+        std::sync::Arc::new(OtaOnInfo),
+    )
+    .await
+    .unwrap();
+    let t = TestServer { server, dir };
+    let token = t.create_device("a@x.io", "home", "lamp").await;
+    let mut s = logged_in_plain(&t, &token).await;
+    s.write_all(&frame(17, 2, BLYNKLIB_INFO)).await.unwrap();
+    // The OK first, then the hook's frame (addressed with the local address).
+    assert_eq!(read_frame(&mut s).await, Some((0, 2, 200, vec![])));
+    let url = format!("http://{}/fw.bin", t.server.http_addr());
+    let expected_body = [b"ota\0".as_slice(), url.as_bytes()].concat();
+    let (command, id, len, body) = read_frame(&mut s).await.unwrap();
+    assert_eq!(
+        (command, id, usize::from(len)),
+        (17, 7777, expected_body.len())
+    );
+    assert_eq!(body, expected_body);
 }
