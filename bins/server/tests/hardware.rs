@@ -75,9 +75,8 @@ async fn info_is_acked_stored_and_shown() {
     assert_eq!(device["info"]["board"], "Linux");
     // Info survives the disconnect (stored).
     drop(s);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    t.wait_online(&token, false).await;
     let device = t.device(&token).await;
-    assert_eq!(device["online"], false);
     assert_eq!(device["info"]["board"], "Linux");
 }
 
@@ -200,12 +199,15 @@ async fn quota_drops_frames_once_notified_and_keeps_sync() {
 
 #[tokio::test]
 async fn idle_timeout_closes_before_and_after_login() {
-    let t = start_with(|c| c.hardware_idle_timeout = Some(Duration::from_millis(300))).await;
+    let t = start_with(|c| c.hardware_idle_timeout = Some(Duration::from_millis(600))).await;
     let token = t.create_device("a@x.io", "home", "lamp").await;
     let mut s = logged_in_plain(&t, &token).await;
     assert_closed(&mut s).await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(t.device(&token).await["online"], false);
+    t.wait_online(&token, false).await;
+    // Before login too (a login header whose body never comes).
+    let mut s = t.plain().await;
+    s.write_all(&[2, 0, 1, 0, 32]).await.unwrap();
+    assert_closed(&mut s).await;
     // Traffic keeps it open.
     let mut s = logged_in_plain(&t, &token).await;
     for id in 2..6 {
@@ -265,11 +267,17 @@ async fn two_connections_with_one_token_are_both_kept_and_both_receive() {
 
     // Offline only when the last one goes.
     drop(a);
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    eventually("one connection left", || async {
+        t.device(&token).await["connections"]
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    })
+    .await;
     assert_eq!(t.device(&token).await["online"], true);
     drop(b);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(t.device(&token).await["online"], false);
+    t.wait_online(&token, false).await;
 }
 
 #[tokio::test]

@@ -288,3 +288,29 @@ pub async fn logged_in_plain(server: &TestServer, token: &str) -> TcpStream {
     assert_eq!(read_frame(&mut s).await, Some((0, 1, 200, vec![])));
     s
 }
+
+/// Polls `check` every 20 ms until it returns true; panics after 5 s with `what`.
+pub async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + IO_TIMEOUT;
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+impl TestServer {
+    /// Waits until the admin API reports the device's `online` flag as `online`.
+    pub async fn wait_online(&self, token: &str, online: bool) {
+        eventually(&format!("device online == {online}"), || async {
+            self.device(token).await["online"] == online
+        })
+        .await;
+    }
+}
