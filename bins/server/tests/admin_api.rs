@@ -160,15 +160,7 @@ async fn create_list_filter_delete() {
         )
         .await;
     assert_eq!(r.status, 404);
-    assert_eq!(
-        t.admin("GET", "/admin/devices", None)
-            .await
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(t.list_len("/admin/devices").await, 2);
 }
 
 #[tokio::test]
@@ -229,15 +221,7 @@ async fn bad_requests_name_the_field() {
             None => assert!(json["field"].is_null(), "{body}"),
         }
     }
-    assert_eq!(
-        t.admin("GET", "/admin/users", None)
-            .await
-            .json()
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
+    assert_eq!(t.list_len("/admin/users").await, 0);
 }
 
 #[tokio::test]

@@ -52,8 +52,7 @@ async fn invalid_token_keeps_the_connection_open() {
 #[tokio::test]
 async fn info_is_acked_stored_and_shown() {
     let t = start().await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (token, mut s) = t.lamp_online().await;
     let esp = b"mcu\x000.1.0\x00fw-type\x00TMPL12345678\x00build\x00Dec  4 2026 15:03:23\x00blynk\x001.4.0\x00h-beat\x0040\x00buff-in\x001024\x00dev\x00ESP8266\x00tmpl\x00TMPL12345678";
     s.write_all(&frame(17, 2, esp)).await.unwrap();
     assert_eq!(read_frame(&mut s).await, Some((0, 2, 200, vec![])));
@@ -83,8 +82,7 @@ async fn info_is_acked_stored_and_shown() {
 #[tokio::test]
 async fn ping_and_ignored_commands() {
     let t = start().await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (_, mut s) = t.lamp_online().await;
     let mut burst = Vec::new();
     burst.extend(frame(20, 3, b"vw\x000\x0010")); // HARDWARE
     burst.extend(frame(16, 4, b"vr\x001")); // HARDWARE_SYNC
@@ -108,8 +106,7 @@ async fn ping_and_ignored_commands() {
 #[tokio::test]
 async fn second_login_is_already_registered() {
     let t = start().await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (token, mut s) = t.lamp_online().await;
     s.write_all(&hw_login(5, &token)).await.unwrap();
     assert_eq!(read_frame(&mut s).await, Some((0, 5, 4, vec![])));
 }
@@ -128,8 +125,7 @@ async fn non_login_first_frame_closes() {
 #[tokio::test]
 async fn unknown_command_closes() {
     let t = start().await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (_, mut s) = t.lamp_online().await;
     s.write_all(&frame(99, 2, b"")).await.unwrap();
     assert_closed(&mut s).await;
 }
@@ -137,8 +133,7 @@ async fn unknown_command_closes() {
 #[tokio::test]
 async fn oversized_body_and_bad_header_close() {
     let t = start_with(|c| c.max_frame_body = 1024).await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (token, mut s) = t.lamp_online().await;
     // Header announcing 2000 bytes: closed from the header alone.
     s.write_all(&[20, 0, 2, 0x07, 0xd0]).await.unwrap();
     assert_closed(&mut s).await;
@@ -151,8 +146,7 @@ async fn oversized_body_and_bad_header_close() {
 #[tokio::test]
 async fn quota_drops_frames_once_notified_and_keeps_sync() {
     let t = start_with(|c| c.message_quota_per_second = 5).await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (_, mut s) = t.lamp_online().await;
     let mut burst = Vec::new();
     for id in 1..=40u16 {
         // Bodies make a desynchronised parser visible.
@@ -200,8 +194,7 @@ async fn quota_drops_frames_once_notified_and_keeps_sync() {
 #[tokio::test]
 async fn idle_timeout_closes_before_and_after_login() {
     let t = start_with(|c| c.hardware_idle_timeout = Some(Duration::from_millis(600))).await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (token, mut s) = t.lamp_online().await;
     assert_closed(&mut s).await;
     t.wait_online(&token, false).await;
     // Before login too (a login header whose body never comes).
@@ -220,8 +213,7 @@ async fn idle_timeout_closes_before_and_after_login() {
 #[tokio::test]
 async fn reported_heartbeat_replaces_the_idle_limit() {
     let t = start_with(|c| c.hardware_idle_timeout = Some(Duration::from_millis(300))).await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (_, mut s) = t.lamp_online().await;
     // h-beat 1 → ceil(2.3) = 3 s.
     s.write_all(&frame(
         17,
@@ -283,8 +275,7 @@ async fn two_connections_with_one_token_are_both_kept_and_both_receive() {
 #[tokio::test]
 async fn frames_above_buff_in_are_not_sent() {
     let t = start().await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (token, mut s) = t.lamp_online().await;
     s.write_all(&frame(17, 2, b"ver\x000.3.1\x00buff-in\x0012"))
         .await
         .unwrap();
@@ -320,8 +311,7 @@ async fn frames_above_buff_in_are_not_sent() {
 #[tokio::test]
 async fn deleting_a_device_disconnects_it() {
     let t = start().await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (token, mut s) = t.lamp_online().await;
     let r = t
         .admin("DELETE", &format!("/admin/devices/{token}"), None)
         .await;
@@ -351,8 +341,7 @@ async fn connection_cap_refuses_at_once() {
 #[tokio::test]
 async fn graceful_shutdown_closes_sessions_and_listeners() {
     let t = start().await;
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (_, mut s) = t.lamp_online().await;
     let http_addr = t.server.http_addr();
     let TestServer { server, dir: _dir } = t;
     let handle = server.shutdown_handle();
@@ -423,8 +412,7 @@ async fn hooks_see_info_after_the_ok_is_queued() {
     .await
     .unwrap();
     let t = TestServer { server, dir };
-    let token = t.create_device("a@x.io", "home", "lamp").await;
-    let mut s = logged_in_plain(&t, &token).await;
+    let (_, mut s) = t.lamp_online().await;
     s.write_all(&frame(17, 2, BLYNKLIB_INFO)).await.unwrap();
     // The OK first, then the hook's frame (addressed with the local address).
     assert_eq!(read_frame(&mut s).await, Some((0, 2, 200, vec![])));
@@ -436,4 +424,45 @@ async fn hooks_see_info_after_the_ok_is_queued() {
         (17, 7777, expected_body.len())
     );
     assert_eq!(body, expected_body);
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_http_request_in_flight_finish() {
+    let t = start().await;
+    let (_, mut device) = t.lamp_online().await;
+    // Start a POST and send only half of its body.
+    let body = r#"{"user":"b@x.io","project":"p","name":"late"}"#;
+    let (first, rest) = body.split_at(10);
+    let mut http = t.tls().await;
+    let head = format!(
+        "POST /admin/devices HTTP/1.1\r\nHost: localhost\r\nAuthorization: {}\r\nContent-Length: {}\r\n\r\n{first}",
+        basic(ADMIN, PASS),
+        body.len()
+    );
+    http.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let TestServer { server, dir: _dir } = t;
+    let handle = server.shutdown_handle();
+    let waiting = tokio::spawn(server.wait());
+    handle.shutdown();
+    // Hardware sessions stay open while HTTP work is in flight...
+    assert_silent(&mut device, Duration::from_millis(200)).await;
+    // ...and the request completes after shutdown started...
+    http.write_all(rest.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(
+        IO_TIMEOUT,
+        tokio::io::AsyncReadExt::read_to_end(&mut http, &mut raw),
+    )
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 201"), "{text}");
+    // ...then hardware sessions are closed and the server stops.
+    assert_closed(&mut device).await;
+    tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -306,6 +306,23 @@ where
 }
 
 impl TestServer {
+    /// Length of the JSON array an admin GET returns.
+    pub async fn list_len(&self, path: &str) -> usize {
+        self.admin("GET", path, None)
+            .await
+            .json()
+            .as_array()
+            .unwrap()
+            .len()
+    }
+
+    /// Creates `a@x.io/home/lamp`, logs it in over plain TCP; returns token and stream.
+    pub async fn lamp_online(&self) -> (String, TcpStream) {
+        let token = self.create_device("a@x.io", "home", "lamp").await;
+        let stream = logged_in_plain(self, &token).await;
+        (token, stream)
+    }
+
     /// Waits until the admin API reports the device's `online` flag as `online`.
     pub async fn wait_online(&self, token: &str, online: bool) {
         eventually(&format!("device online == {online}"), || async {
