@@ -1,7 +1,8 @@
 //! Wiring of the blynk-ota server: listeners, TLS, hardware sessions, HTTP, storage.
 //!
 //! Everything lives in this library so the server can be embedded and tested in-process;
-//! the `blynk-server` binary only parses arguments, sets up logging and calls [`run`].
+//! the `blynk-server` binary only parses arguments, sets up logging, loads the
+//! configuration and runs a [`Server`] until SIGINT/SIGTERM.
 //!
 //! What it does: binds the plain (`http.port`) and TLS (`https.port`) listeners, sniffs the
 //! first bytes of each connection to tell HTTP from the Blynk hardware protocol, runs
