@@ -82,6 +82,12 @@ pub enum Error {
     /// A background storage task did not complete (runtime shutting down).
     #[error("storage task failed: {0}")]
     StorageTask(String),
+    /// The firmware store failed (opening its folder at start-up, or a blob operation).
+    #[error("firmware store: {0}")]
+    FirmwareStore(#[from] firmware_store::StoreError),
+    /// Stored OTA state could not be encoded or decoded.
+    #[error("stored OTA state unreadable: {0}")]
+    OtaState(String),
     /// The token is already used by another device.
     #[error("token already in use")]
     DuplicateToken,

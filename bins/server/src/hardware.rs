@@ -145,6 +145,7 @@ pub async fn run<S>(
         let still_online = session.shared.sessions.is_online(device.id);
         tracing::info!(device = %device.name, remote = %peer.remote, still_online, "device disconnected");
         let shared = Arc::clone(&session.shared);
+        shared.ota.disconnected(&conn);
         shared.hooks.disconnected(&shared, &conn, still_online);
     }
     // Let the writer flush what is queued, then close (or give up on a stuck peer).
@@ -334,6 +335,9 @@ impl Session {
         }
         self.send(Message::ok(id)).await?;
         if let Some(logged_in) = &self.logged_in {
+            self.shared
+                .ota
+                .info_reported(&logged_in.device, &logged_in.conn, &info);
             self.shared
                 .hooks
                 .info_reported(&self.shared, &logged_in.conn, &info);

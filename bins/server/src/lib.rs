@@ -21,6 +21,7 @@ pub mod hardware;
 pub mod http;
 pub mod limits;
 mod listener;
+pub mod ota;
 mod properties;
 pub mod registry;
 mod server;

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::limits;
 use crate::listener::{Lifecycle, accept_loop};
+use crate::ota::{Ota, UrlBase};
 use crate::sessions::DeviceSessions;
 use crate::state::{NoHooks, SessionHooks, Shared};
 use crate::storage::{SqliteStorage, Store};
@@ -25,6 +26,8 @@ pub struct Server {
     shared: Arc<Shared>,
     lifecycle: Lifecycle,
     listeners: TaskTracker,
+    ota_stop: CancellationToken,
+    ota_task: tokio::task::JoinHandle<()>,
 }
 
 /// Triggers shutdown of a [`Server`] from elsewhere (signal handler, test).
@@ -94,12 +97,27 @@ impl Server {
             );
         }
         let admin_allowlist = crate::state::effective_admin_allowlist(&config);
+        let sessions = DeviceSessions::new();
+        let ota_stop = CancellationToken::new();
+        let (ota, ota_task) = Ota::start(
+            &config.data_folder,
+            config.max_firmware_size,
+            store.clone(),
+            Arc::clone(&sessions),
+            UrlBase {
+                host: config.server_host.clone(),
+                http_port: http_addr.port(),
+            },
+            ota_stop.clone(),
+        )
+        .await?;
         let shared = Arc::new(Shared {
             config,
             store,
-            sessions: DeviceSessions::new(),
+            sessions,
             hooks,
             admin_allowlist,
+            ota,
         });
         let lifecycle = Lifecycle {
             stop: CancellationToken::new(),
@@ -134,6 +152,8 @@ impl Server {
             shared,
             lifecycle,
             listeners,
+            ota_stop,
+            ota_task,
         })
     }
 
@@ -197,6 +217,8 @@ impl Server {
         {
             tracing::warn!(?grace, "connections still open at the shutdown deadline");
         }
+        self.ota_stop.cancel();
+        let _ = self.ota_task.await;
         tracing::info!("blynk-server stopped");
     }
 }

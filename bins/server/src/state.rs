@@ -7,7 +7,8 @@ use crate::storage::Store;
 use blynk_proto::HardwareInfo;
 use std::sync::Arc;
 
-/// Callbacks from hardware sessions, for features layered on top (OTA in the next issue).
+/// Callbacks from hardware sessions, for features layered on top (OTA itself is wired in
+/// directly, see [`crate::ota`]).
 ///
 /// Called synchronously on the session's task: implementations must not block; they may
 /// send frames through `shared.sessions` ([`DeviceSessions`]) or spawn work.
@@ -38,6 +39,8 @@ pub struct Shared {
     pub sessions: Arc<DeviceSessions>,
     /// Session callbacks.
     pub hooks: Arc<dyn SessionHooks>,
+    /// The OTA task (campaigns, downloads, firmware store).
+    pub ota: crate::ota::Ota,
     /// Who may reach `/admin`: the configured allowlist, or loopback only while the admin
     /// password is the default.
     pub admin_allowlist: IpAllowlist,

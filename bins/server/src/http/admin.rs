@@ -5,7 +5,7 @@
 //! (missing or undecodable → 401 with `WWW-Authenticate`; wrong → 403
 //! `Authentication failed.`), then the route.
 
-use super::{Body, CloseConnection, RequestContext, json_error, registry_api, text};
+use super::{Body, CloseConnection, RequestContext, json_error, ota_api, registry_api, text};
 use crate::admin_auth::AuthOutcome;
 use crate::state::Shared;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
@@ -65,6 +65,13 @@ async fn route(
         (["admin", "devices", _], _) => method_not_allowed("DELETE"),
         (["admin", "users"], &Method::GET) => registry_api::list_users(&shared).await,
         (["admin", "users"], _) => method_not_allowed("GET"),
+        (["admin", "ota", "start"], &Method::POST) => ota_api::start_upload(&shared, req).await,
+        (["admin", "ota", "start"], &Method::GET) => ota_api::start_stored(&shared, &req).await,
+        (["admin", "ota", "start"], _) => method_not_allowed("GET, POST"),
+        (["admin", "ota", "stop"], &Method::GET) => ota_api::stop(&shared, &req).await,
+        (["admin", "ota", "stop"], _) => method_not_allowed("GET"),
+        (["admin", "ota", "status"], &Method::GET) => ota_api::status(&shared, &req).await,
+        (["admin", "ota", "status"], _) => method_not_allowed("GET"),
         _ => json_error(StatusCode::NOT_FOUND, "no such admin endpoint", None),
     }
 }

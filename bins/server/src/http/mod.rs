@@ -2,9 +2,11 @@
 //!
 //! Routing: on the TLS port, `/admin` and everything under it goes to [`admin`] (allowlist,
 //! Basic auth, admin routes); every other request, on either port, goes to [`public`]
-//! (firmware downloads arrive there in the next issue).
+//! (firmware downloads).
 
 pub mod admin;
+pub mod download;
+mod ota_api;
 pub mod public;
 mod registry_api;
 

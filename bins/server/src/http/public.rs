@@ -1,17 +1,31 @@
-//! Requests outside `/admin` (both ports). Only a 404 for now: the firmware download
-//! routes of the OTA issue are added here.
+//! Requests outside `/admin` (both ports): firmware downloads ([`super::download`]);
+//! everything else is 404.
 
-use super::{Body, RequestContext, text};
+use super::{Body, RequestContext, download, text};
 use crate::state::Shared;
-use http::{Request, Response, StatusCode};
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::Arc;
 
 /// Handles a public request.
 pub async fn handle(
-    _shared: Arc<Shared>,
+    shared: Arc<Shared>,
     _ctx: RequestContext,
-    _req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Response<Body> {
-    text(StatusCode::NOT_FOUND, "Not found.")
+    let Some(path) = download::download_path(req.uri().path()) else {
+        if req.uri().path().starts_with("/ota/") || req.uri().path().starts_with("/static/") {
+            return download::not_found();
+        }
+        return text(StatusCode::NOT_FOUND, "Not found.");
+    };
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut response = download::not_found();
+        *response.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    download::serve(&shared, path, &req).await
 }

@@ -92,6 +92,32 @@ pub struct DeviceFilter {
     pub project: Option<String>,
 }
 
+/// A firmware published by the OTA API under a short download name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FirmwareRow {
+    /// The firmware store's id (SHA-256 hex).
+    pub sha256: String,
+    /// Download name under `/static/ota/` (unique).
+    pub name: String,
+    /// The uploader's file name, sanitised (display only).
+    pub file_name: Option<String>,
+    /// First upload time, milliseconds since the Unix epoch (`Last-Modified`).
+    pub uploaded_at: i64,
+}
+
+/// A device's download link in one campaign, and the latest delivery problem, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtaLink {
+    /// Campaign id.
+    pub campaign: u64,
+    /// Device id.
+    pub device: DeviceId,
+    /// The unguessable key in the device's download URL.
+    pub key: String,
+    /// Why the command could not be delivered as planned (shared URL used, or not sent).
+    pub note: Option<String>,
+}
+
 /// The storage operations the server needs. Every method is a short transaction.
 pub trait Storage: Send + Sync + 'static {
     /// Schema version of the opened database.
@@ -109,6 +135,27 @@ pub trait Storage: Send + Sync + 'static {
     fn list_users(&self) -> Result<Vec<UserRecord>>;
     /// Stores a device's latest info message.
     fn record_info(&self, device: DeviceId, pairs: &[(String, String)], now: i64) -> Result<()>;
+    /// Stores OTA engine records (full upserts) in one transaction, in order.
+    fn ota_save(&self, records: &[ota_core::Record]) -> Result<()>;
+    /// Every stored OTA record: campaigns by id, then device entries, ready for
+    /// `ota_core::Engine::from_records`.
+    fn ota_load(&self) -> Result<Vec<ota_core::Record>>;
+    /// Publishes a firmware under `row.name`; when its SHA-256 is already published the
+    /// stored row is kept and returned.
+    fn firmware_publish(&self, row: &FirmwareRow) -> Result<FirmwareRow>;
+    /// Every published firmware, oldest first.
+    fn firmware_rows(&self) -> Result<Vec<FirmwareRow>>;
+    /// The device's download key in a campaign: `key` is stored unless one exists (the
+    /// stored key is returned); `note` replaces the delivery note when given.
+    fn ota_link(
+        &self,
+        campaign: u64,
+        device: DeviceId,
+        key: &str,
+        note: Option<&str>,
+    ) -> Result<String>;
+    /// Every download link.
+    fn ota_links(&self) -> Result<Vec<OtaLink>>;
 }
 
 /// Cheap-to-clone async handle on a [`Storage`].

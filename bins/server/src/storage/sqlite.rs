@@ -1,8 +1,8 @@
 //! The embedded SQLite backend (bundled SQLite, WAL journal, versioned migrations).
 
 use super::{
-    DeviceFilter, DeviceId, DeviceRecord, NewDevice, ProjectSummary, Storage, StoredInfo,
-    UserRecord,
+    DeviceFilter, DeviceId, DeviceRecord, FirmwareRow, NewDevice, OtaLink, ProjectSummary, Storage,
+    StoredInfo, UserRecord,
 };
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -35,6 +35,31 @@ const MIGRATIONS: &[&str] = &[
         last_info_at INTEGER
     );
     CREATE INDEX devices_project ON devices(project_id);",
+    // 2: OTA. Engine records (full upserts, serde JSON), stored firmware names, the
+    // per-device download keys and delivery notes.
+    "CREATE TABLE ota_firmware (
+        sha256 TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        file_name TEXT,
+        uploaded_at INTEGER NOT NULL
+    );
+    CREATE TABLE ota_campaigns (
+        id INTEGER PRIMARY KEY,
+        info TEXT NOT NULL
+    );
+    CREATE TABLE ota_devices (
+        campaign INTEGER NOT NULL,
+        device INTEGER NOT NULL,
+        entry TEXT NOT NULL,
+        PRIMARY KEY (campaign, device)
+    );
+    CREATE TABLE ota_links (
+        campaign INTEGER NOT NULL,
+        device INTEGER NOT NULL,
+        url_key TEXT NOT NULL UNIQUE,
+        note TEXT,
+        PRIMARY KEY (campaign, device)
+    );",
 ];
 
 /// The database file name inside the data folder.
@@ -267,6 +292,154 @@ impl Storage for SqliteStorage {
         )?;
         Ok(())
     }
+
+    fn ota_save(&self, records: &[ota_core::Record]) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        for record in records {
+            match record {
+                ota_core::Record::Campaign(info) => {
+                    let json = to_json(info.as_ref())?;
+                    tx.execute(
+                        "INSERT INTO ota_campaigns (id, info) VALUES (?1, ?2)
+                         ON CONFLICT (id) DO UPDATE SET info = excluded.info",
+                        params![sql_u64(info.id.0)?, json],
+                    )?;
+                }
+                ota_core::Record::Device {
+                    campaign,
+                    device,
+                    entry,
+                } => {
+                    tx.execute(
+                        "INSERT INTO ota_devices (campaign, device, entry) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (campaign, device) DO UPDATE SET entry = excluded.entry",
+                        params![sql_u64(campaign.0)?, sql_u64(device.0)?, to_json(entry)?],
+                    )?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn ota_load(&self) -> Result<Vec<ota_core::Record>> {
+        let conn = self.lock();
+        let mut records = Vec::new();
+        let mut stmt = conn.prepare("SELECT info FROM ota_campaigns ORDER BY id")?;
+        for json in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            let info: ota_core::CampaignInfo = from_json(&json?)?;
+            records.push(ota_core::Record::Campaign(Box::new(info)));
+        }
+        let mut stmt = conn
+            .prepare("SELECT campaign, device, entry FROM ota_devices ORDER BY campaign, device")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (campaign, device, json) = row?;
+            records.push(ota_core::Record::Device {
+                campaign: ota_core::CampaignId(u64::try_from(campaign).unwrap_or(0)),
+                device: ota_core::DeviceId(u64::try_from(device).unwrap_or(0)),
+                entry: from_json(&json)?,
+            });
+        }
+        Ok(records)
+    }
+
+    fn firmware_publish(&self, row: &FirmwareRow) -> Result<FirmwareRow> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO ota_firmware (sha256, name, file_name, uploaded_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (sha256) DO NOTHING",
+            params![row.sha256, row.name, row.file_name, row.uploaded_at],
+        )?;
+        Ok(conn.query_row(
+            "SELECT sha256, name, file_name, uploaded_at FROM ota_firmware WHERE sha256 = ?1",
+            [&row.sha256],
+            firmware_from_row,
+        )?)
+    }
+
+    fn firmware_rows(&self) -> Result<Vec<FirmwareRow>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT sha256, name, file_name, uploaded_at FROM ota_firmware ORDER BY uploaded_at, rowid",
+        )?;
+        let rows = stmt.query_map([], firmware_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    fn ota_link(
+        &self,
+        campaign: u64,
+        device: DeviceId,
+        key: &str,
+        note: Option<&str>,
+    ) -> Result<String> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let campaign = sql_u64(campaign)?;
+        tx.execute(
+            "INSERT INTO ota_links (campaign, device, url_key) VALUES (?1, ?2, ?3)
+             ON CONFLICT (campaign, device) DO NOTHING",
+            params![campaign, device, key],
+        )?;
+        if let Some(note) = note {
+            tx.execute(
+                "UPDATE ota_links SET note = ?3 WHERE campaign = ?1 AND device = ?2",
+                params![campaign, device, note],
+            )?;
+        }
+        let stored: String = tx.query_row(
+            "SELECT url_key FROM ota_links WHERE campaign = ?1 AND device = ?2",
+            params![campaign, device],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        Ok(stored)
+    }
+
+    fn ota_links(&self) -> Result<Vec<OtaLink>> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT campaign, device, url_key, note FROM ota_links ORDER BY campaign")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(OtaLink {
+                campaign: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                device: r.get(1)?,
+                key: r.get(2)?,
+                note: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+}
+
+fn firmware_from_row(row: &Row<'_>) -> rusqlite::Result<FirmwareRow> {
+    Ok(FirmwareRow {
+        sha256: row.get(0)?,
+        name: row.get(1)?,
+        file_name: row.get(2)?,
+        uploaded_at: row.get(3)?,
+    })
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| Error::OtaState(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(json: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| Error::OtaState(e.to_string()))
+}
+
+/// SQLite integers are signed; ids above `i64::MAX` are refused rather than wrapped.
+fn sql_u64(value: u64) -> Result<i64> {
+    i64::try_from(value).map_err(|_| Error::OtaState(format!("id {value} out of range")))
 }
 
 #[cfg(test)]
@@ -285,7 +458,7 @@ mod tests {
     #[test]
     fn create_list_delete() {
         let s = SqliteStorage::in_memory().unwrap();
-        assert_eq!(s.schema_version().unwrap(), 1);
+        assert_eq!(s.schema_version().unwrap(), 2);
         let a = s
             .create_device(&new("a@x.io", "home", "lamp", "t1"), 10)
             .unwrap();
