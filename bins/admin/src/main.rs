@@ -1,7 +1,23 @@
-//! `blynk-admin`: command-line client for the blynk-ota admin API.
-//!
-//! Skeleton: the client arrives with its own issue.
+//! `blynk-admin` binary: parses the command line, runs it, maps errors to exit codes.
 
-fn main() {
-    println!("blynk-admin {}", env!("CARGO_PKG_VERSION"));
+use clap::Parser as _;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = blynk_admin::Cli::parse();
+    let json = cli.global.json;
+    let result = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(blynk_admin::run(cli)),
+        Err(e) => Err(blynk_admin::Error::Output(e)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            blynk_admin::report(&error, json);
+            ExitCode::from(error.exit_code())
+        }
+    }
 }

@@ -1,0 +1,5 @@
+//! One module per command group.
+
+pub mod firmware;
+pub mod ota;
+pub mod registry;
