@@ -331,3 +331,215 @@ impl TestServer {
         .await;
     }
 }
+
+// ---- OTA helpers ----
+
+/// A firmware fixture from `<workspace>/fixtures/firmware/`.
+pub fn firmware_fixture(name: &str) -> Vec<u8> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/firmware")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Image with the legacy `\0build\0` marker `Aug 14 2017 20:31:49`.
+pub const LEGACY_BUILD: &str = "Aug 14 2017 20:31:49";
+
+/// A multipart/form-data body from `(field, file name, bytes)` parts.
+pub fn multipart(parts: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----blynkotatestboundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (field, file, bytes) in parts {
+        body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+        match file {
+            Some(file) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{field}\"; filename=\"{file}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{field}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// A raw response with a binary body.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    }
+}
+
+/// Parses a whole response (head + body as sent; the connection was closed).
+pub fn parse_raw(raw: &[u8]) -> RawResponse {
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(raw)));
+    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: raw[end + 4..].to_vec(),
+    }
+}
+
+/// Writes `head` (without the final blank line) and `body`, reads until close.
+pub async fn raw_exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    head: &str,
+    body: &[u8],
+) -> RawResponse {
+    let mut bytes = head.as_bytes().to_vec();
+    bytes.extend_from_slice(b"\r\n");
+    bytes.extend_from_slice(body);
+    stream.write_all(&bytes).await.unwrap();
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(IO_TIMEOUT, stream.read_to_end(&mut raw))
+        .await
+        .expect("response within the timeout");
+    parse_raw(&raw)
+}
+
+impl TestServer {
+    /// `POST /admin/ota/start?<query>` with one file part `upfile` / `test.bin`.
+    pub async fn upload(&self, query: &str, image: &[u8]) -> RawResponse {
+        let (ct, body) = multipart(&[("upfile", Some("test.bin"), image)]);
+        self.post_multipart(query, &ct, &body, Some(&basic(ADMIN, PASS)))
+            .await
+    }
+
+    /// `POST /admin/ota/start?<query>` with any body and content type.
+    pub async fn post_multipart(
+        &self,
+        query: &str,
+        content_type: &str,
+        body: &[u8],
+        auth: Option<&str>,
+    ) -> RawResponse {
+        let mut head = format!(
+            "POST /admin/ota/start{query} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        if let Some(auth) = auth {
+            head.push_str(&format!("Authorization: {auth}\r\n"));
+        }
+        let mut stream = self.tls().await;
+        raw_exchange(&mut stream, &head, body).await
+    }
+
+    /// An authenticated admin GET returning the raw response.
+    pub async fn admin_get(&self, path: &str) -> RawResponse {
+        let head = format!(
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: {}\r\n",
+            basic(ADMIN, PASS)
+        );
+        let mut stream = self.tls().await;
+        raw_exchange(&mut stream, &head, b"").await
+    }
+
+    /// A plain-HTTP request on the http port with extra header lines.
+    pub async fn http_get(&self, method: &str, path: &str, extra: &[&str]) -> RawResponse {
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        for line in extra {
+            head.push_str(line);
+            head.push_str("\r\n");
+        }
+        let mut stream = self.plain().await;
+        raw_exchange(&mut stream, &head, b"").await
+    }
+
+    /// `/admin/ota/status` JSON.
+    pub async fn ota_status(&self) -> serde_json::Value {
+        let r = self.admin_get("/admin/ota/status").await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        r.json()
+    }
+
+    /// Number of firmware blobs stored.
+    pub fn blob_count(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("firmware/blobs"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "bin"))
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+}
+
+/// Logs in over plain TCP, sends `info` (NUL-separated pairs) with id 2 and reads its OK.
+pub async fn device_with_info(server: &TestServer, token: &str, info: &str) -> TcpStream {
+    let mut s = logged_in_plain(server, token).await;
+    send_info(&mut s, info).await;
+    s
+}
+
+/// Sends an info message (id 2; `info` uses spaces between keys and values) and reads
+/// its OK.
+pub async fn send_info(s: &mut TcpStream, info: &str) {
+    let body = info.replace(' ', "\0").replace('~', " ");
+    s.write_all(&frame(17, 2, body.as_bytes())).await.unwrap();
+    assert_eq!(read_frame(s).await, Some((0, 2, 200, vec![])));
+}
+
+/// Reads the OTA command and returns its URL.
+pub async fn read_ota(s: &mut TcpStream) -> String {
+    let (command, id, len, body) = read_frame(s).await.expect("an OTA frame");
+    assert_eq!((command, id), (17, 7777), "{body:?}");
+    assert_eq!(usize::from(len), body.len());
+    let url = body.strip_prefix(b"ota\0").expect("ota\\0 prefix");
+    String::from_utf8(url.to_vec()).unwrap()
+}
+
+/// The path part of an `http://host:port/path` URL.
+pub fn url_path(url: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    format!("/{}", rest.split_once('/').unwrap().1)
+}
+
+/// Legacy-style info with a build (`~` stands for a space inside a value).
+pub fn info_with_build(build: &str) -> String {
+    format!(
+        "ver 0.3.1 fm 0.3.3 h-beat 10 buff-in 256 dev Arduino cpu ATmega328P con W5100 build {}",
+        build.replace(' ', "~")
+    )
+}
