@@ -1,0 +1,104 @@
+//! The simulator against a real in-process server (no OTA): device creation through the
+//! admin API, plain and TLS sessions, both login commands and info layouts, a reconnect
+//! storm, flood mode, and the download client against the loopback baseline server.
+
+mod common;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_fleet_with_storm_and_traffic() {
+    let server = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.txt");
+    let args = server.args(&[
+        "--create",
+        "60",
+        "--tokens-out",
+        tokens.to_str().unwrap(),
+        "--spread",
+        "4",
+        "--ramp",
+        "2000",
+        "--hardware-rate",
+        "20",
+        "--storm",
+        "--hold",
+        "0.3",
+        "--duration",
+        "20",
+    ]);
+    let s = blynk_sim::fleet::run(&args).await.unwrap();
+    assert_eq!(
+        (s.devices, s.connected, s.online_at_end),
+        (60, 60, 60),
+        "{}",
+        s.text()
+    );
+    assert_eq!(s.outcome("no_command"), 60);
+    let storm = s.storm.clone().unwrap();
+    assert_eq!(storm.count, 60);
+    // Every device logged in twice (ramp + storm).
+    assert_eq!(s.logins, 120);
+    assert_eq!(s.login_ms.count, 120);
+    assert_eq!(
+        std::fs::read_to_string(&tokens).unwrap().lines().count(),
+        60
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_legacy_login_and_flood() {
+    let server = common::start().await;
+    let created = server.args(&["--create", "8", "--duration", "5"]);
+    let first = blynk_sim::fleet::run(&created).await.unwrap();
+    assert_eq!(first.connected, 8);
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("t.txt");
+    let args = server.tls_args(&[
+        "--create",
+        "4",
+        "--tokens-out",
+        tokens.to_str().unwrap(),
+        "--login",
+        "login",
+        "--info",
+        "legacy",
+        "--flood",
+        "hardware",
+        "--flood-seconds",
+        "0.3",
+        "--duration",
+        "20",
+    ]);
+    let s = blynk_sim::fleet::run(&args).await.unwrap();
+    assert_eq!(s.connected, 4, "{}", s.text());
+    let flood = s.flood.unwrap();
+    assert!(flood.count > 0 && flood.per_second > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_tokens_are_not_connected() {
+    let server = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("bad.txt");
+    std::fs::write(&tokens, "0123456789abcdef0123456789abcdef\n").unwrap();
+    let args = server.args(&[
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--connect-timeout",
+        "2",
+        "--duration",
+        "5",
+    ]);
+    let s = blynk_sim::fleet::run(&args).await.unwrap();
+    assert_eq!(s.connected, 0);
+    assert_eq!(s.outcome("not_connected"), 1);
+    assert_eq!(s.failure_reasons.get("invalid token"), Some(&1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_client_against_the_baseline_server() {
+    let image =
+        blynk_sim::image::esp8266_image(64 * 1024, "0.2.0", "TMPL0001", "Dec  5 2026 10:00:00");
+    let b = blynk_sim::baseline::run(image, 20, 5, 3).await.unwrap();
+    assert_eq!((b.downloads, b.failed, b.bytes), (20, 0, 20 * 64 * 1024));
+}
