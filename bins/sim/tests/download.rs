@@ -1,5 +1,6 @@
 //! The ESP8266 download client against raw HTTP answers: good image, injected faults,
 //! wrong `x-MD5`, missing `Content-Length`, 404, bad first byte, chunked.
+#![allow(clippy::unwrap_used)] // test helpers
 
 use blynk_sim::download::{DownloadFaults, download};
 use std::net::Ipv4Addr;
