@@ -214,3 +214,64 @@ async fn blynklib_logs_in_gets_info_acked_and_stays_connected() {
 async fn blynklib_over_tls() {
     drive_blynklib(true).await;
 }
+
+/// blynklib with a build in its info message: a deferred campaign sends the OTA command
+/// right after the OK to the info message; blynklib (one message per receive) must see
+/// both, fire `internal_ota` with the URL, and the URL must serve the exact image.
+#[tokio::test]
+async fn blynklib_receives_internal_ota_and_downloads_the_image() {
+    let python = tokio::task::spawn_blocking(ensure_venv).await.unwrap();
+    let t = start().await;
+    let token = t.create_device("py@x.io", "bench", "python").await;
+    let image = firmware_fixture("esp8266_legacy_build.bin");
+    let r = t.upload("", &image).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let sha256 = r.json()["firmware"]["sha256"].as_str().unwrap().to_owned();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/blynklib_ota.py");
+    let mut child = tokio::process::Command::new(python)
+        .arg(script)
+        .arg("127.0.0.1")
+        .arg(t.server.http_addr().port().to_string())
+        .arg(&token)
+        .arg("111")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut lines = Vec::new();
+    let finished = tokio::time::timeout(Duration::from_secs(40), async {
+        while let Some(line) = stdout.next_line().await.unwrap() {
+            lines.push(line);
+        }
+    })
+    .await;
+    let mut err = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut err).await;
+    assert!(
+        finished.is_ok(),
+        "blynklib did not finish: {lines:?}\n{err}"
+    );
+    let url = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("URL "))
+        .unwrap_or_else(|| panic!("no internal_ota: {lines:?}\n{err}"));
+    assert!(
+        url.starts_with(&format!(
+            "http://127.0.0.1:{}/ota/",
+            t.server.http_addr().port()
+        )),
+        "{url}"
+    );
+    let bytes = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("BYTES "))
+        .unwrap_or_else(|| panic!("no download: {lines:?}\n{err}"));
+    assert_eq!(bytes, format!("{} {sha256}", image.len()));
+    assert!(child.wait().await.unwrap().success());
+    let entry = t.ota_status().await["campaigns"][0]["devices"][0].clone();
+    assert_eq!(entry["state"], "downloaded", "{entry}");
+    assert_eq!(entry["attempts"], 1, "{entry}");
+}
