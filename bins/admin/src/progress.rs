@@ -12,29 +12,43 @@ const TICK: Duration = Duration::from_millis(200);
 const BAR: usize = 30;
 
 /// A running progress bar; [`ProgressBar::finish`] draws the last state and ends the line.
+///
+/// The rate is measured until the last byte is handed to the connection; the time the
+/// server then takes to store the image does not lower it.
 #[derive(Debug)]
 pub struct ProgressBar {
     task: tokio::task::JoinHandle<()>,
     sent: Arc<AtomicU64>,
     total: u64,
     started: Instant,
+    /// Microseconds from the start until every byte was sent (0 = not yet).
+    done_after: Arc<AtomicU64>,
 }
 
 impl ProgressBar {
     /// Starts redrawing `sent` of `total` bytes on stderr.
     pub fn start(sent: Arc<AtomicU64>, total: u64) -> ProgressBar {
         let started = Instant::now();
+        let done_after = Arc::new(AtomicU64::new(0));
         let task = tokio::spawn({
             let sent = Arc::clone(&sent);
+            let done_after = Arc::clone(&done_after);
             async move {
                 let mut tick = tokio::time::interval(TICK);
                 loop {
                     tick.tick().await;
-                    draw(&render(
-                        sent.load(Ordering::Relaxed),
-                        total,
-                        started.elapsed(),
-                    ));
+                    let now_sent = sent.load(Ordering::Relaxed);
+                    let elapsed = started.elapsed();
+                    if now_sent >= total {
+                        let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+                        done_after.store(micros.max(1), Ordering::Relaxed);
+                        draw(&format!(
+                            "{}waiting for the server",
+                            render(now_sent, total, elapsed)
+                        ));
+                        return;
+                    }
+                    draw(&render(now_sent, total, elapsed));
                 }
             }
         });
@@ -43,18 +57,20 @@ impl ProgressBar {
             sent,
             total,
             started,
+            done_after,
         }
     }
 
     /// Stops redrawing, draws the final state and ends the line.
     pub fn finish(self) {
         self.task.abort();
-        let line = render(
-            self.sent.load(Ordering::Relaxed),
-            self.total,
-            self.started.elapsed(),
-        );
-        draw(&format!("{line}\n"));
+        let elapsed = match self.done_after.load(Ordering::Relaxed) {
+            0 => self.started.elapsed(),
+            micros => Duration::from_micros(micros),
+        };
+        let line = render(self.sent.load(Ordering::Relaxed), self.total, elapsed);
+        // Pad over the "waiting" suffix of the previous frame.
+        draw(&format!("{line:<90}\n"));
     }
 }
 
