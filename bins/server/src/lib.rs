@@ -7,10 +7,11 @@
 //! What it does: binds the plain (`http.port`) and TLS (`https.port`) listeners, sniffs the
 //! first bytes of each connection to tell HTTP from the Blynk hardware protocol, runs
 //! hardware sessions (login, info, ping, quota, idle timeout), keeps the device registry in
-//! SQLite and serves the admin registry API over HTTPS.
+//! SQLite, serves the admin registry and OTA APIs over HTTPS, runs OTA campaigns durably
+//! ([`ota`]: engine records stored in SQLite before commands are sent) and serves firmware
+//! downloads on both ports.
 //!
-//! What it does not do (yet): OTA campaigns and firmware downloads (next issue), the
-//! mobile-app protocol, web sockets, MQTT.
+//! What it does not do: the mobile-app protocol, web sockets, MQTT, several nodes.
 
 pub mod admin_auth;
 pub mod allowlist;
