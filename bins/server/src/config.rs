@@ -35,7 +35,8 @@ pub struct Config {
     pub https_port: u16,
     /// `listen.address`: the address both listeners bind.
     pub listen_address: IpAddr,
-    /// `server.host`: public host name of this server (put in the generated certificate).
+    /// `server.host`: public host name of this server (put in the generated certificate and
+    /// in OTA download URLs; unset: URLs use the address each device connected to).
     pub server_host: Option<String>,
     /// `data.folder`: the SQLite database and the generated certificate live here.
     pub data_folder: PathBuf,

@@ -275,3 +275,21 @@ async fn command_that_does_not_fit_buff_in_is_recorded_not_dropped() {
     // The shared URL downloads.
     assert_eq!(t.http_get("GET", &url_path(&url), &[]).await.body, image);
 }
+
+#[tokio::test]
+async fn notify_online_reaches_devices_already_online() {
+    let t = start().await;
+    let token = t.create_device("a@x.io", "home", "lamp").await;
+    let mut device = device_with_info(&t, &token, &info_with_build("111")).await;
+    let r = t
+        .upload(
+            "?notify_online=true",
+            &firmware_fixture("esp8266_legacy_build.bin"),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let url = read_ota(&mut device).await;
+    assert!(url.contains("/ota/"), "{url}");
+    let entry = t.ota_status().await["campaigns"][0]["devices"][0].clone();
+    assert_eq!(entry["state"], "sent", "{entry}");
+}
