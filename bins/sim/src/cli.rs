@@ -130,6 +130,10 @@ pub struct RunArgs {
     /// Start an OTA campaign with this image once the fleet is connected.
     #[arg(long)]
     pub campaign_image: Option<PathBuf>,
+    /// Watch this already started campaign (e.g. started with `blynk-admin`) instead of
+    /// starting one: `--until-settled` and the final status use it.
+    #[arg(long, conflicts_with = "campaign_image")]
+    pub campaign: Option<u64>,
     /// Query string of `POST /admin/ota/start` (empty: every device, deferred).
     #[arg(long, default_value = "")]
     pub campaign_query: String,
@@ -139,6 +143,11 @@ pub struct RunArgs {
     /// With a campaign: stop once the server reports every device in a final state.
     #[arg(long)]
     pub until_settled: bool,
+    /// Stop once every device has reported the new build or failed its latest attempt
+    /// (or is lost) and none is mid-download: the device-side view, for campaigns whose
+    /// retries come later than the run should last.
+    #[arg(long)]
+    pub until_devices_done: bool,
     /// Attempt budget: devices receiving more OTA commands are counted as over budget.
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,

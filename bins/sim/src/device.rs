@@ -86,6 +86,9 @@ pub struct Live {
     pub updated: AtomicU64,
     /// Devices in the middle of an OTA cycle (downloading or rebooting).
     pub busy: AtomicU64,
+    /// Devices whose latest OTA attempt failed (or that are lost) and that have not
+    /// received another command since.
+    pub failed_latest: AtomicU64,
     /// Storm generation announced (see [`Ctx::storm`]).
     pub storm_generation: AtomicU64,
     /// Devices ready again since the last storm started.
@@ -180,6 +183,7 @@ struct Device {
     updated_reported: bool,
     lost: bool,
     last_failure: Option<String>,
+    failed_counted: bool,
     last_connect_error: Option<String>,
     storm_seen: u64,
     decoder: Decoder,
@@ -201,6 +205,7 @@ pub async fn run(index: u64, token: String, ctx: Arc<Ctx>) -> DeviceReport {
         updated_reported: false,
         lost: false,
         last_failure: None,
+        failed_counted: false,
         last_connect_error: None,
         decoder: Decoder::new(),
     };
@@ -411,6 +416,10 @@ impl Device {
                         ..
                     })) => {
                         self.report.commands += 1;
+                        if self.failed_counted {
+                            self.failed_counted = false;
+                            self.ctx.live.failed_latest.fetch_sub(1, Relaxed);
+                        }
                         let from = match self.ctx.campaign_started.get() {
                             Some(&c) if c > info_sent => c,
                             _ => info_sent,
@@ -584,6 +593,10 @@ impl Device {
                 }
                 self.last_failure = None;
             }
+        }
+        if (self.lost || self.last_failure.is_some()) && !self.failed_counted {
+            self.failed_counted = true;
+            self.ctx.live.failed_latest.fetch_add(1, Relaxed);
         }
         self.ctx.live.busy.fetch_sub(1, Relaxed);
     }

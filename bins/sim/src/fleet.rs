@@ -45,10 +45,8 @@ pub async fn run(args: &RunArgs) -> Result<Summary, SimError> {
             "must be a positive number of seconds",
         ));
     }
-    let tls = match (
-        &args.ca,
-        args.tls || args.create > 0 || args.campaign_image.is_some(),
-    ) {
+    let needs_admin = args.create > 0 || args.campaign_image.is_some() || args.campaign.is_some();
+    let tls = match (&args.ca, args.tls || needs_admin) {
         (Some(ca), _) => Some(Tls::from_pem_file(ca, &args.tls_name)?),
         (None, true) => {
             return Err(SimError::option(
@@ -316,6 +314,11 @@ async fn run_one(
             answer["firmware"]["build"], answer["notified"]
         );
         campaign = Some((id, client));
+    } else if let Some(id) = args.campaign {
+        let Some(admin) = &admin else {
+            return Err(SimError::option("--campaign", "needs --ca"));
+        };
+        campaign = Some((id, AdminClient::connect(admin).await?));
     }
 
     // Reconnect storm.
@@ -360,6 +363,13 @@ async fn run_one(
             }
         }
     }
+    if args.until_devices_done {
+        wait_until(deadline, &ctx.stop, || {
+            live.busy.load(Relaxed) == 0
+                && live.updated.load(Relaxed) + live.failed_latest.load(Relaxed) >= n
+        })
+        .await;
+    }
     sleep_bounded(args.hold, deadline).await;
 
     // Stop and collect.
@@ -385,14 +395,14 @@ async fn run_one(
     summary.server_rss_before_kib = rss_before;
     summary.server_rss_kib = rss_after;
     if let Some((id, mut client)) = campaign {
-        if let Some(started) = ctx.campaign_started.get() {
-            let last = Duration::from_micros(live.updated_last_us.load(Relaxed));
-            if live.updated.load(Relaxed) > 0 {
-                summary.seconds_to_all_updated = Some(
-                    last.saturating_sub(started.saturating_duration_since(t0))
-                        .as_secs_f64(),
-                );
-            }
+        // From the campaign start, or from the run start for a campaign started elsewhere.
+        let started = ctx.campaign_started.get().copied().unwrap_or(t0);
+        let last = Duration::from_micros(live.updated_last_us.load(Relaxed));
+        if live.updated.load(Relaxed) > 0 {
+            summary.seconds_to_all_updated = Some(
+                last.saturating_sub(started.saturating_duration_since(t0))
+                    .as_secs_f64(),
+            );
         }
         let status = match client.ota_status(id).await {
             Ok(s) => Some(s),

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 
 /// Runs `args.processes` children over `tokens` and merges their summaries.
 pub async fn run(args: &RunArgs, tokens: &[String], t0: Instant) -> Result<Summary, SimError> {
-    if args.campaign_image.is_some() || args.storm {
+    if args.campaign_image.is_some() || args.campaign.is_some() || args.storm {
         return Err(SimError::option(
             "--processes",
             "campaigns and storms run in one process (up to ~19k devices fit in one)",

@@ -176,7 +176,8 @@ pub struct Summary {
     pub storm: Option<Phase>,
     /// Flood mode: messages through the server in the measuring window.
     pub flood: Option<Phase>,
-    /// Seconds from the campaign start until the last device was updated.
+    /// Seconds from the campaign start (the run start, for a campaign started elsewhere)
+    /// until the last device reported the new build.
     pub seconds_to_all_updated: Option<f64>,
     /// Server resident memory sampled once all devices were connected (`--server-pid`),
     /// KiB.

@@ -1,0 +1,172 @@
+//! The CI-sized OTA run: 200 simulated ESP8266 devices against the real in-process
+//! server, a deferred campaign for every device, 10 % of downloads dropped midway.
+//! Every device must end `Updated` or `Failed(reason)`, and no device may receive more
+//! OTA commands than the attempt budget — as the simulator saw it and as the server's
+//! campaign status says.
+//!
+//! Two runs: the campaign started through the admin API like an operator would (default
+//! options: a failed attempt is retried only after 1 minute, so within a CI run the
+//! devices that hit a fault stay `Failed` on the device side and `pending` on the
+//! server), and the campaign started through the server library with a 300 ms backoff so
+//! retries happen inside the test.
+
+mod common;
+
+const DEVICES: u64 = 200;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_campaign_with_injected_download_failures() {
+    let server = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let image = dir.path().join("fw-0.2.0.bin");
+    let bytes =
+        blynk_sim::image::esp8266_image(64 * 1024, "0.2.0", "TMPL0001", "Dec  5 2026 10:00:00");
+    std::fs::write(&image, &bytes).unwrap();
+    let devices = DEVICES.to_string();
+    let args = server.args(&[
+        "--create",
+        &devices,
+        "--spread",
+        "8",
+        "--campaign-image",
+        image.to_str().unwrap(),
+        "--storm",
+        "--until-devices-done",
+        "--drop-download",
+        "10",
+        "--max-attempts",
+        "3",
+        "--reboot-delay-ms",
+        "100",
+        "--reconnect-delay-ms",
+        "200",
+        "--duration",
+        "40",
+    ]);
+    let s = blynk_sim::fleet::run(&args).await.unwrap();
+    let report = s.text();
+    eprintln!("{report}");
+
+    // Simulator side.
+    assert_eq!(s.devices, DEVICES);
+    assert_eq!(s.connected, DEVICES, "{report}");
+    assert_eq!(
+        s.outcome("updated") + s.outcome("failed"),
+        DEVICES,
+        "{report}"
+    );
+    assert_eq!(s.over_budget, 0, "{report}");
+    assert!(s.max_commands_per_device <= 3, "{report}");
+    // One attempt each within the run: about 10 % fail.
+    assert!(s.outcome("updated") >= DEVICES * 7 / 10, "{report}");
+    assert!(s.downloads_failed > 0, "faults were injected: {report}");
+    for reason in s.failure_reasons.keys() {
+        assert!(!reason.is_empty());
+    }
+    assert!(s.bytes_downloaded >= s.downloads_ok * bytes.len() as u64);
+
+    // Server side: updated as the devices say; the rest wait for the 1-minute backoff
+    // (`pending`) or failed; nobody beyond the budget.
+    let c = s.server_campaign.as_ref().expect("campaign status");
+    assert_eq!(c.over_budget, 0, "{report}");
+    assert!(c.max_attempts <= 3, "{report}");
+    assert_eq!(c.states.values().sum::<u64>(), DEVICES, "{report}");
+    let updated = c.states.get("updated").copied().unwrap_or(0);
+    assert_eq!(updated, s.outcome("updated"), "{report}");
+    for state in c.states.keys() {
+        assert!(
+            ["updated", "pending", "failed"].contains(&state.as_str()),
+            "{report}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_within_the_budget_with_a_short_backoff() {
+    use blynk_server::ota::{StartRequest, TargetSpec};
+    let server = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.txt");
+    // Devices first (the campaign targets every registered device).
+    let created = server.args(&[
+        "--create",
+        &DEVICES.to_string(),
+        "--tokens-out",
+        tokens.to_str().unwrap(),
+        "--duration",
+        "10",
+    ]);
+    let first = blynk_sim::fleet::run(&created).await.unwrap();
+    assert_eq!(first.connected, DEVICES);
+
+    let bytes =
+        blynk_sim::image::esp8266_image(64 * 1024, "0.2.0", "TMPL0001", "Dec  5 2026 10:00:00");
+    let shared = server.server.shared();
+    let chunks =
+        futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes.clone()))]);
+    let ingested = shared
+        .ota
+        .firmware()
+        .ingest(chunks, Some("fw-0.2.0.bin"))
+        .await
+        .unwrap();
+    let options = ota_core::CampaignOptions {
+        max_attempts: 3,
+        backoff_ms: vec![300],
+        ..ota_core::CampaignOptions::default()
+    };
+    let started = shared
+        .ota
+        .start_campaign(StartRequest {
+            target: TargetSpec::All,
+            firmware: ingested.info,
+            created: ingested.created,
+            options,
+            initiator: "admin@blynk.cc".into(),
+        })
+        .await
+        .unwrap();
+    let id = started.campaign.to_string();
+
+    let args = server.args(&[
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--spread",
+        "8",
+        "--campaign",
+        &id,
+        "--until-settled",
+        "--drop-download",
+        "10",
+        "--bad-md5",
+        "5",
+        "--max-attempts",
+        "3",
+        "--reboot-delay-ms",
+        "100",
+        "--reconnect-delay-ms",
+        "200",
+        "--duration",
+        "40",
+    ]);
+    let s = blynk_sim::fleet::run(&args).await.unwrap();
+    let report = s.text();
+    eprintln!("{report}");
+    assert_eq!(s.connected, DEVICES, "{report}");
+    assert_eq!(
+        s.outcome("updated") + s.outcome("failed"),
+        DEVICES,
+        "{report}"
+    );
+    assert_eq!(s.over_budget, 0, "{report}");
+    // Some devices needed a second or third command.
+    assert!(s.max_commands_per_device >= 2, "{report}");
+    let c = s.server_campaign.as_ref().expect("campaign status");
+    assert_eq!(c.over_budget, 0, "{report}");
+    assert!(c.max_attempts <= 3, "{report}");
+    let updated = c.states.get("updated").copied().unwrap_or(0);
+    let failed = c.states.get("failed").copied().unwrap_or(0);
+    assert_eq!(updated + failed, DEVICES, "{report}");
+    assert_eq!(updated, s.outcome("updated"), "{report}");
+    assert_eq!(failed, s.outcome("failed"), "{report}");
+}
