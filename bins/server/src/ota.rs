@@ -18,6 +18,7 @@
 //! is sent and the reason is recorded. Both cases show in `/admin/ota/status`.
 
 use crate::error::{Error, Result};
+use crate::hardware::sleep_until;
 use crate::sessions::{ConnectionInfo, DeviceSessions};
 use crate::storage::{DeviceRecord, FirmwareRow, Store};
 use base64::Engine as _;
@@ -885,13 +886,6 @@ impl Task {
                 })
             }
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -55,35 +55,30 @@ async fn the_seeds_curl_commands_work_as_written() {
     let token = t.create_device("pupkin@gmail.com", "123", "nodemcu").await;
     let mut device = device_with_info(&t, &token, &info_with_build("111")).await;
     let base = format!("https://localhost:{port}");
+    // `curl -v -F file=@Template_ESP8266.ino.nodemcu.bin --insecure -u admin@blynk.cc:admin <url>`
+    let upload = |url: String| {
+        let dir = work.path().to_path_buf();
+        async move {
+            curl(
+                &dir,
+                &[
+                    "-v",
+                    "-F",
+                    "file=@Template_ESP8266.ino.nodemcu.bin",
+                    "--insecure",
+                    "-u",
+                    "admin@blynk.cc:admin",
+                    &url,
+                ],
+            )
+            .await
+        }
+    };
 
     // Trigger update for the specific hardware (the seed's token 123 is unknown here).
-    let (status, body) = curl(
-        work.path(),
-        &[
-            "-v",
-            "-F",
-            "file=@Template_ESP8266.ino.nodemcu.bin",
-            "--insecure",
-            "-u",
-            "admin@blynk.cc:admin",
-            &format!("{base}/admin/ota/start?token=123"),
-        ],
-    )
-    .await;
+    let (status, body) = upload(format!("{base}/admin/ota/start?token=123")).await;
     assert_eq!((status, body.as_str()), (400, "Invalid token."));
-    let (status, body) = curl(
-        work.path(),
-        &[
-            "-v",
-            "-F",
-            "file=@Template_ESP8266.ino.nodemcu.bin",
-            "--insecure",
-            "-u",
-            "admin@blynk.cc:admin",
-            &format!("{base}/admin/ota/start?token={token}"),
-        ],
-    )
-    .await;
+    let (status, body) = upload(format!("{base}/admin/ota/start?token={token}")).await;
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -94,52 +89,19 @@ async fn the_seeds_curl_commands_work_as_written() {
     read_ota(&mut device).await;
 
     // Trigger OTA for all devices.
-    let (status, body) = curl(
-        work.path(),
-        &[
-            "-v",
-            "-F",
-            "file=@Template_ESP8266.ino.nodemcu.bin",
-            "--insecure",
-            "-u",
-            "admin@blynk.cc:admin",
-            &format!("{base}/admin/ota/start"),
-        ],
-    )
-    .await;
+    let (status, body) = upload(format!("{base}/admin/ota/start")).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""type":"all""#), "{body}");
 
     // Trigger OTA for the specific user.
-    let (status, body) = curl(
-        work.path(),
-        &[
-            "-v",
-            "-F",
-            "file=@Template_ESP8266.ino.nodemcu.bin",
-            "--insecure",
-            "-u",
-            "admin@blynk.cc:admin",
-            &format!("{base}/admin/ota/start?user=pupkin@gmail.com"),
-        ],
-    )
-    .await;
+    let (status, body) = upload(format!("{base}/admin/ota/start?user=pupkin@gmail.com")).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""type":"user""#), "{body}");
 
     // Trigger OTA for the specific user and project.
-    let (status, body) = curl(
-        work.path(),
-        &[
-            "-v",
-            "-F",
-            "file=@Template_ESP8266.ino.nodemcu.bin",
-            "--insecure",
-            "-u",
-            "admin@blynk.cc:admin",
-            &format!("{base}/admin/ota/start?user=pupkin@gmail.com&project=123"),
-        ],
-    )
+    let (status, body) = upload(format!(
+        "{base}/admin/ota/start?user=pupkin@gmail.com&project=123"
+    ))
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""type":"user_project""#), "{body}");

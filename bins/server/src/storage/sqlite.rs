@@ -502,6 +502,79 @@ mod tests {
     }
 
     #[test]
+    fn ota_records_firmware_and_links_round_trip() {
+        use ota_core::{CampaignOptions, CampaignSpec, Engine, FirmwareRef, ImageKind, Target};
+        let s = SqliteStorage::in_memory().unwrap();
+        let mut engine = Engine::new();
+        let firmware = FirmwareRef {
+            id: "ab".repeat(32),
+            build: Some("b1".into()),
+            version: None,
+            fw_type: None,
+            kind: ImageKind::Esp8266,
+            size: 10,
+            md5: "00".repeat(16),
+            sha256: "ab".repeat(32),
+        };
+        let spec = CampaignSpec {
+            target: Target::All,
+            firmware,
+            options: CampaignOptions::default(),
+            initiator: "admin@x.io".into(),
+        };
+        let id = engine
+            .start_campaign(ota_core::Timestamp(5), spec, &[])
+            .unwrap();
+        engine.device_info(
+            ota_core::Timestamp(6),
+            ota_core::ConnId(1),
+            ota_core::DeviceId(7),
+            "a@x.io",
+            "p",
+            &ota_core::DeviceReport {
+                build: Some("old".into()),
+                ..Default::default()
+            },
+        );
+        let mut records = Vec::new();
+        while let Some(r) = engine.poll_record() {
+            records.push(r);
+        }
+        s.ota_save(&records).unwrap();
+        s.ota_save(&records).unwrap(); // upserts: saving twice changes nothing
+        let reloaded = Engine::from_records(s.ota_load().unwrap()).unwrap();
+        assert_eq!(reloaded.state(), engine.state());
+        assert_eq!(
+            reloaded
+                .device_entry(id, ota_core::DeviceId(7))
+                .unwrap()
+                .attempts,
+            1
+        );
+
+        let row = FirmwareRow {
+            sha256: "ab".repeat(32),
+            name: "abab.bin".into(),
+            file_name: Some("fw.bin".into()),
+            uploaded_at: 1,
+        };
+        assert_eq!(s.firmware_publish(&row).unwrap(), row);
+        let again = FirmwareRow {
+            name: "other.bin".into(),
+            uploaded_at: 2,
+            ..row.clone()
+        };
+        assert_eq!(s.firmware_publish(&again).unwrap(), row);
+        assert_eq!(s.firmware_rows().unwrap(), vec![row]);
+
+        assert_eq!(s.ota_link(1, 7, "k1", None).unwrap(), "k1");
+        assert_eq!(s.ota_link(1, 7, "k2", Some("too big")).unwrap(), "k1");
+        let links = s.ota_links().unwrap();
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].note.as_deref(), Some("too big"));
+    }
+
+    #[test]
     fn reopen_keeps_data_and_refuses_newer_schema() {
         let dir = tempfile::tempdir().unwrap();
         {
