@@ -154,7 +154,12 @@ pub struct OtaStart {
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// Update only the device with this token, now (it must be online).
-    #[arg(long, value_name = "T", conflicts_with = "user")]
+    #[arg(
+        long,
+        value_name = "T",
+        conflicts_with = "user",
+        allow_hyphen_values = true
+    )]
     pub token: Option<String>,
     /// Update all devices of this user (e-mail).
     #[arg(long, value_name = "U")]
@@ -232,7 +237,7 @@ pub struct DeviceAdd {
     #[arg(long, value_name = "N")]
     pub name: String,
     /// Token to use (default: the server generates one).
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
     pub token: Option<String>,
 }
 
@@ -250,8 +255,8 @@ pub struct DeviceList {
 /// `device rm TOKEN`.
 #[derive(Debug, Args)]
 pub struct DeviceRm {
-    /// The device's token.
-    #[arg(value_name = "TOKEN")]
+    /// The device's token (generated tokens may start with `-`; that is fine here).
+    #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
     pub token: String,
 }
 
@@ -317,5 +322,36 @@ mod tests {
         ])
         .unwrap();
         assert!(cli.global.json);
+    }
+
+    #[test]
+    fn tokens_may_start_with_a_hyphen() {
+        let cli = Cli::try_parse_from(["b", "ota", "start", "f.bin", "--token", "-Wx_1"]).unwrap();
+        let Command::Ota(OtaCommand::Start(start)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(start.token.as_deref(), Some("-Wx_1"));
+        let cli = Cli::try_parse_from(["b", "device", "rm", "-Wx_1"]).unwrap();
+        let Command::Device(DeviceCommand::Rm(rm)) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(rm.token, "-Wx_1");
+        let cli = Cli::try_parse_from([
+            "b",
+            "device",
+            "add",
+            "--user",
+            "u",
+            "--project",
+            "p",
+            "--name",
+            "n",
+            "--token",
+            "-a",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Command::Device(DeviceCommand::Add(DeviceAdd { token: Some(ref t), .. })) if t == "-a")
+        );
     }
 }

@@ -3,6 +3,7 @@
 //! into [`Error`]s.
 
 use crate::error::{Error, Result};
+use crate::multipart::ContinueSignal;
 use crate::tls::{self, Trust};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -102,31 +103,41 @@ impl Client {
 
     /// Sends a request without a body.
     pub async fn get(&self, path_and_query: &str) -> Result<Reply> {
-        self.send(Method::GET, path_and_query, None, Full::new(Bytes::new()))
-            .await
+        self.send(
+            Method::GET,
+            path_and_query,
+            None,
+            Full::new(Bytes::new()),
+            None,
+        )
+        .await
     }
 
     /// Sends a `DELETE`.
     pub async fn delete(&self, path: &str) -> Result<Reply> {
-        self.send(Method::DELETE, path, None, Full::new(Bytes::new()))
+        self.send(Method::DELETE, path, None, Full::new(Bytes::new()), None)
             .await
     }
 
     /// Sends a JSON body.
     pub async fn post_json(&self, path: &str, value: &serde_json::Value) -> Result<Reply> {
         let body = Full::new(Bytes::from(value.to_string()));
-        self.send(Method::POST, path, Some("application/json"), body)
+        self.send(Method::POST, path, Some("application/json"), body, None)
             .await
     }
 
     /// Sends `body` with `content_type`, a `Content-Length` from the body's exact size
     /// hint, and returns the reply, or the server's error as an [`Error`].
+    ///
+    /// With `expect_continue`, the request carries `Expect: 100-continue` and the signal
+    /// fires when the server answers `100 Continue` (see [`crate::multipart`]).
     pub async fn send<B>(
         &self,
         method: Method,
         path_and_query: &str,
         content_type: Option<&str>,
         body: B,
+        expect_continue: Option<ContinueSignal>,
     ) -> Result<Reply>
     where
         B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
@@ -151,9 +162,19 @@ impl Client {
                 builder = builder.header(header::CONTENT_LENGTH, len);
             }
         }
-        let request = builder
+        if expect_continue.is_some() {
+            builder = builder.header(header::EXPECT, "100-continue");
+        }
+        let mut request = builder
             .body(body)
             .map_err(|e| Error::Usage(format!("cannot build a request for `{uri}`: {e}")))?;
+        if let Some(signal) = expect_continue {
+            hyper::ext::on_informational(&mut request, move |response| {
+                if response.status() == StatusCode::CONTINUE {
+                    signal.fire();
+                }
+            });
+        }
 
         let tcp = self.connect_tcp().await?;
         match &self.tls {

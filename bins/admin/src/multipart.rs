@@ -4,17 +4,27 @@
 //! closing boundary. Its exact length is known from the file size up front, so the
 //! request carries a `Content-Length` (not chunked encoding) and memory stays at one
 //! chunk whatever the file size.
+//!
+//! With [`FileUpload::wait_for_continue`] the body holds back its first byte until the
+//! server answers `100 Continue` (the request then carries `Expect: 100-continue`), or a
+//! short wait passes for servers that ignore it. A server that refuses the request
+//! before reading the body (wrong password, offline device) then answers at once, and
+//! the client reads that answer instead of running into a reset connection while
+//! writing megabytes nobody reads.
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::io;
 use std::path::Path;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 use tokio::io::AsyncReadExt as _;
+use tokio::sync::oneshot;
 use tokio_util::io::poll_read_buf;
 
 /// Bytes read from the file per chunk.
@@ -25,8 +35,9 @@ const CHUNK: usize = 64 * 1024;
 pub const FIELD: &str = "file";
 
 /// The body of an upload of one file.
-#[derive(Debug)]
 pub struct FileUpload {
+    /// Resolves when the body may start (see [`FileUpload::wait_for_continue`]).
+    gate: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     head: Option<Bytes>,
     /// The file, limited to the length announced (a file growing meanwhile is cut).
     file: Option<tokio::io::Take<tokio::fs::File>>,
@@ -64,7 +75,23 @@ impl FileUpload {
             file_left: file_len,
             body_left: body_len,
             sent: Arc::new(AtomicU64::new(0)),
+            gate: None,
         })
+    }
+
+    /// Holds the body back until the returned signal fires or `at_most` passes.
+    pub fn wait_for_continue(&mut self, at_most: Duration) -> ContinueSignal {
+        let (tx, rx) = oneshot::channel::<()>();
+        self.gate = Some(Box::pin(async move {
+            // A dropped sender (no 100 ever) just means: wait the full time.
+            let _ = tokio::time::timeout(at_most, async {
+                if rx.await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            })
+            .await;
+        }));
+        ContinueSignal(Arc::new(Mutex::new(Some(tx))))
     }
 
     /// The file's size in bytes.
@@ -92,6 +119,10 @@ impl Body for FileUpload {
         cx: &mut Context<'_>,
     ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
         let this = &mut *self;
+        if let Some(gate) = this.gate.as_mut() {
+            ready!(gate.as_mut().poll(cx));
+            this.gate = None;
+        }
         if let Some(head) = this.head.take() {
             return this.data(head);
         }
@@ -133,6 +164,33 @@ impl Body for FileUpload {
 
     fn size_hint(&self) -> SizeHint {
         SizeHint::with_exact(self.body_left)
+    }
+}
+
+impl std::fmt::Debug for FileUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileUpload")
+            .field("waiting_for_continue", &self.gate.is_some())
+            .field("file_left", &self.file_left)
+            .field("body_left", &self.body_left)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Lets a held-back [`FileUpload`] start (on `100 Continue`). Cloneable, fires once.
+#[derive(Debug, Clone)]
+pub struct ContinueSignal(Arc<Mutex<Option<oneshot::Sender<()>>>>);
+
+impl ContinueSignal {
+    /// Lets the body start now.
+    pub fn fire(&self) {
+        let sender = match self.0.lock() {
+            Ok(mut slot) => slot.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(sender) = sender {
+            let _ = sender.send(());
+        }
     }
 }
 
@@ -245,6 +303,31 @@ mod tests {
                 .is_err()
         );
         assert!(FileUpload::open(dir.path(), "b").await.is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn held_back_until_continue_or_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fw.bin");
+        std::fs::write(&path, b"firmware").unwrap();
+        let mut upload = FileUpload::open(&path, "b").await.unwrap();
+        let signal = upload.wait_for_continue(Duration::from_secs(5));
+        let mut upload = std::pin::pin!(upload);
+        let waker = std::task::Waker::noop();
+        let mut cx = Context::from_waker(waker);
+        assert!(upload.as_mut().poll_frame(&mut cx).is_pending());
+        signal.fire();
+        signal.fire(); // a second 100 is harmless
+        let first = upload.as_mut().frame().await.unwrap().unwrap();
+        assert!(first.data_ref().unwrap().starts_with(b"--b\r\n"));
+
+        // Without a signal, the body starts after the wait.
+        let mut upload = FileUpload::open(&path, "b").await.unwrap();
+        let _unfired = upload.wait_for_continue(Duration::from_secs(1));
+        let started = tokio::time::Instant::now();
+        let bytes = upload.collect().await.unwrap().to_bytes();
+        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert!(bytes.windows(8).any(|w| w == b"firmware"));
     }
 
     #[test]

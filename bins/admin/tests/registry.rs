@@ -99,6 +99,23 @@ async fn device_add_list_rm_and_user_list() {
     t.run(&["device", "rm", token])
         .await
         .fails(EXIT_REJECTED, "no device with this token (HTTP 404)");
+    // Generated tokens may start with `-`; such a token is still taken as a value.
+    let dash = "-123456789abcdef0123456789abcdef";
+    t.run(&[
+        "device",
+        "add",
+        "--user",
+        "d@x.io",
+        "--project",
+        "p",
+        "--name",
+        "n",
+        "--token",
+        dash,
+    ])
+    .await
+    .ok();
+    t.run(&["device", "rm", dash]).await.ok();
     let r = t.run(&["device", "rm", &generated]).await.ok();
     assert_eq!(r.stdout.trim(), format!("Removed device {generated}."));
     let all = t.run(&["--json", "device", "list"]).await.ok().json();

@@ -12,15 +12,19 @@ use serde_json::Value;
 use std::io::IsTerminal as _;
 use std::time::Duration;
 
+/// How long an upload waits for `100 Continue` before sending anyway (curl waits 1 s).
+const CONTINUE_WAIT: Duration = Duration::from_secs(1);
+
 /// Shortest `--interval` accepted.
 const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// `ota start FILE`: streams the file as `multipart/form-data` to `POST /admin/ota/start`.
 pub async fn start(client: &Client, args: &OtaStart, json_out: bool, bar: bool) -> Result<()> {
     let boundary = random_boundary();
-    let upload = FileUpload::open(&args.file, &boundary)
+    let mut upload = FileUpload::open(&args.file, &boundary)
         .await
         .map_err(|e| Error::file(&args.file, &e))?;
+    let go_ahead = upload.wait_for_continue(CONTINUE_WAIT);
     let yes = |flag: bool| flag.then(|| "true".to_owned());
     let path = with_query(
         "/admin/ota/start",
@@ -35,7 +39,13 @@ pub async fn start(client: &Client, args: &OtaStart, json_out: bool, bar: bool) 
     );
     let bar = bar.then(|| ProgressBar::start(upload.progress(), upload.file_len()));
     let sent = client
-        .send(Method::POST, &path, Some(&content_type(&boundary)), upload)
+        .send(
+            Method::POST,
+            &path,
+            Some(&content_type(&boundary)),
+            upload,
+            Some(go_ahead),
+        )
         .await;
     if let Some(bar) = bar {
         bar.finish();
