@@ -97,6 +97,9 @@ pub enum OtaCommand {
     /// Upload a firmware image and start a campaign.
     #[command(after_help = OTA_START_HELP)]
     Start(OtaStart),
+    /// Re-send an image uploaded before to one online device (no upload).
+    #[command(after_help = OTA_RESEND_HELP)]
+    Resend(OtaResend),
     /// Stop the active campaigns (or one of them).
     #[command(after_help = OTA_STOP_HELP)]
     Stop(OtaStop),
@@ -128,6 +131,14 @@ Examples (OTA guide):
 
 Prints the campaign id, the facts the server read from the image and how many devices
 were told now. The file is streamed, never loaded whole into memory.";
+
+const OTA_RESEND_HELP: &str = "\
+Examples (curl: GET https://localhost:9443/admin/ota/start?token=123&fileName=NAME):
+  blynk-admin --insecure ota resend --token 123
+  blynk-admin --insecure ota resend --token 123 --file-name 3f2a9c01b7de.bin
+
+NAME is the last segment of `stored as` (`firmware.path` in --json) printed by
+`ota start`; without it the most recently uploaded image is sent.";
 
 const OTA_STOP_HELP: &str = "\
 Examples (OTA guide: curl --insecure -u admin@blynk.cc:admin \\
@@ -170,12 +181,29 @@ pub struct OtaStart {
     /// Deferred campaigns: also tell the targeted devices that are online now.
     #[arg(long)]
     pub notify_online: bool,
-    /// Update even devices that already run this build.
+    /// Skip the server's fw-type / chip-family guard.
     #[arg(long)]
     pub force: bool,
-    /// Give up on a device after this many failed attempts.
-    #[arg(long, value_name = "N")]
-    pub max_attempts: Option<u32>,
+    /// Commands sent per device at most (1-255; server default 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..))]
+    pub max_attempts: Option<u8>,
+}
+
+/// `ota resend --token T [--file-name NAME]`.
+#[derive(Debug, Args)]
+pub struct OtaResend {
+    /// The device (it must be online).
+    #[arg(long, value_name = "T", allow_hyphen_values = true)]
+    pub token: String,
+    /// Stored name of the image (default: the newest upload).
+    #[arg(long, value_name = "NAME")]
+    pub file_name: Option<String>,
+    /// Skip the server's fw-type / chip-family guard.
+    #[arg(long)]
+    pub force: bool,
+    /// Commands sent per device at most (1-255; server default 3).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..))]
+    pub max_attempts: Option<u8>,
 }
 
 /// `ota stop [--campaign ID]`.

@@ -218,7 +218,14 @@ impl Client {
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
             .map_err(|_| self.connect_error("connect timed out".into()))?
-            .map_err(|e| self.connect_error(e.to_string()))?;
+            .map_err(|e| {
+                let hint = if e.kind() == std::io::ErrorKind::ConnectionRefused {
+                    " (is the server running, and is this its HTTPS port?)"
+                } else {
+                    ""
+                };
+                self.connect_error(format!("{e}{hint}"))
+            })?;
         // Requests are small or streamed; don't hold back the last segment.
         let _ = tcp.set_nodelay(true);
         Ok(tcp)

@@ -16,8 +16,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
-    /// The server could not be reached (refused, unresolvable, timed out, dropped).
-    #[error("cannot reach {server}: {reason}")]
+    /// The server could not be reached, or the connection failed (refused,
+    /// unresolvable, timed out, dropped).
+    #[error("connection to {server} failed: {reason}")]
     Connect {
         /// `host:port`.
         server: String,

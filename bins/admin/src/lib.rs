@@ -43,6 +43,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let bar = !json && std::io::stdout().is_terminal();
             ota::start(&client(global)?, args, json, bar).await
         }
+        Command::Ota(OtaCommand::Resend(args)) => ota::resend(&client(global)?, args, json).await,
         Command::Ota(OtaCommand::Stop(args)) => {
             ota::stop(&client(global)?, args.campaign, json).await
         }

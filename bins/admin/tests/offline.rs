@@ -16,6 +16,7 @@ async fn help_on_every_subcommand_with_examples() {
             "ota start Template_ESP8266.ino.nodemcu.bin --token 123",
         ),
         (&["ota", "stop", "--help"], "ota stop"),
+        (&["ota", "resend", "--help"], "ota resend --token 123"),
         (
             &["ota", "status", "--help"],
             "ota status --campaign 3 --watch",
@@ -96,6 +97,8 @@ async fn usage_and_file_errors() {
         &[],
     )
     .await;
+    assert_eq!(r.code, EXIT_USAGE, "{r:?}");
+    let r = run_raw(&["ota", "start", "f.bin", "--max-attempts", "0"], &[]).await;
     assert_eq!(r.code, EXIT_USAGE, "{r:?}");
     let r = run_raw(&["bogus"], &[]).await;
     assert_eq!(r.code, EXIT_USAGE, "{r:?}");

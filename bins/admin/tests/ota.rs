@@ -360,3 +360,68 @@ async fn too_large_image_is_refused_with_the_limit() {
         .await
         .fails(EXIT_REJECTED, "larger than the limit of 65536 bytes");
 }
+
+#[tokio::test]
+async fn resend_a_stored_image() {
+    let t = start().await;
+    let token = t.add_device("pupkin@gmail.com", "123", "lamp").await;
+    t.run(&["ota", "resend", "--token", &token])
+        .await
+        .fails(EXIT_REJECTED, "No device in session.");
+    let mut device = t.device_online(&token, &esp_info(OLD_BUILD)).await;
+    t.run(&["ota", "resend", "--token", &token]).await.fails(
+        EXIT_REJECTED,
+        "No firmware has been uploaded yet. (HTTP 404)",
+    );
+
+    let image = fixture("esp8266_blnkinf.bin");
+    let first = t
+        .run(&[
+            "--json",
+            "ota",
+            "start",
+            image.to_str().unwrap(),
+            "--token",
+            &token,
+        ])
+        .await
+        .ok()
+        .json();
+    device.ota_url().await;
+    let stored = first["firmware"]["path"].as_str().unwrap();
+    let name = stored.rsplit('/').next().unwrap();
+
+    let again = t
+        .run(&[
+            "--json",
+            "ota",
+            "resend",
+            "--token",
+            &token,
+            "--file-name",
+            name,
+        ])
+        .await
+        .ok()
+        .json();
+    assert_ne!(again["campaign"], first["campaign"]);
+    assert_eq!(again["firmware"]["sha256"], first["firmware"]["sha256"]);
+    assert_eq!(again["notified"], 1);
+    device.ota_url().await;
+    // Without a name: the newest upload; text output as for start.
+    let r = t.run(&["ota", "resend", "--token", &token]).await.ok();
+    assert!(
+        r.stdout.contains(&format!("started for device {token}")),
+        "{r:?}"
+    );
+    t.run(&[
+        "ota",
+        "resend",
+        "--token",
+        &token,
+        "--file-name",
+        "nope.bin",
+    ])
+    .await
+    .fails(EXIT_REJECTED, "No firmware named nope.bin. (HTTP 404)");
+}

@@ -268,8 +268,9 @@ async fn server_down_is_a_connection_error() {
     let url = format!("https://127.0.0.1:{}", closed_port());
     let r = run_raw(&["--server", &url, "--insecure", "device", "list"], &[])
         .await
-        .fails(EXIT_CONNECTION, "cannot reach 127.0.0.1:");
+        .fails(EXIT_CONNECTION, "connection to 127.0.0.1:");
     assert!(r.stderr.to_lowercase().contains("refused"), "{r:?}");
+    assert!(r.stderr.contains("is the server running"), "{r:?}");
     let r = run_raw(&["--json", "--server", &url, "-k", "user", "list"], &[]).await;
     assert_eq!(r.code, EXIT_CONNECTION);
     assert_eq!(r.error_json()["kind"], "connection");

@@ -1,7 +1,7 @@
 //! `ota start|stop|status` over `/admin/ota/...` (`../shared/docs/legacy-ota-contract.md`
 //! sections 4-6 and the OTA API contract of the server).
 
-use crate::cli::{OtaStart, OtaStatus};
+use crate::cli::{OtaResend, OtaStart, OtaStatus};
 use crate::client::{Client, with_query};
 use crate::error::{Error, Result};
 use crate::multipart::{FileUpload, content_type, random_boundary};
@@ -51,6 +51,25 @@ pub async fn start(client: &Client, args: &OtaStart, json_out: bool, bar: bool) 
         bar.finish();
     }
     let reply = sent?.json()?;
+    if json_out {
+        print_json(&reply)
+    } else {
+        print(&start_text(&reply)?)
+    }
+}
+
+/// `ota resend --token T [--file-name NAME]`: `GET /admin/ota/start` (no upload).
+pub async fn resend(client: &Client, args: &OtaResend, json_out: bool) -> Result<()> {
+    let path = with_query(
+        "/admin/ota/start",
+        &[
+            ("token", Some(args.token.clone())),
+            ("fileName", args.file_name.clone()),
+            ("force", args.force.then(|| "true".to_owned())),
+            ("max_attempts", args.max_attempts.map(|n| n.to_string())),
+        ],
+    );
+    let reply = client.get(&path).await?.json()?;
     if json_out {
         print_json(&reply)
     } else {
