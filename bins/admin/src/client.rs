@@ -422,6 +422,100 @@ mod tests {
         assert_eq!(one_line("abcdef", 3), "abc...");
     }
 
+    /// What goes over the wire for an upload: exact `Content-Length` (not chunked),
+    /// `Expect: 100-continue`, no body byte before the `100 Continue`, then the whole body.
+    #[tokio::test]
+    async fn upload_wire_format() {
+        use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fw.bin");
+        let content: Vec<u8> = (0..300_000u32).map(|i| (i % 256) as u8).collect();
+        std::fs::write(&path, &content).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut stream = tokio::io::BufReader::new(stream);
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                stream.read_line(&mut line).await.unwrap();
+                if line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_ascii_lowercase());
+            }
+            // Nothing of the body arrives before the 100.
+            let mut probe = [0u8; 1];
+            let early = tokio::time::timeout(
+                std::time::Duration::from_millis(100),
+                stream.read(&mut probe),
+            )
+            .await;
+            assert!(early.is_err(), "body sent before 100 Continue");
+            stream
+                .get_mut()
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .unwrap();
+            let len: usize = head
+                .iter()
+                .find_map(|h| h.strip_prefix("content-length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            let mut body = vec![0u8; len];
+            stream.read_exact(&mut body).await.unwrap();
+            let reply = b"{\"ok\":true}";
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                reply.len()
+            );
+            let inner = stream.get_mut();
+            inner.write_all(response.as_bytes()).await.unwrap();
+            inner.write_all(reply).await.unwrap();
+            (head, body)
+        });
+        let client = Client::new(
+            &format!("http://127.0.0.1:{port}"),
+            "admin@blynk.cc:admin",
+            &Trust::Insecure,
+        )
+        .unwrap();
+        let mut upload = crate::multipart::FileUpload::open(&path, "BOUNDARY")
+            .await
+            .unwrap();
+        let signal = upload.wait_for_continue(std::time::Duration::from_secs(30));
+        let reply = client
+            .send(
+                Method::POST,
+                "/admin/ota/start?token=t",
+                Some("multipart/form-data; boundary=BOUNDARY"),
+                upload,
+                Some(signal),
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.json().unwrap()["ok"], true);
+        let (head, body) = server.await.unwrap();
+        assert_eq!(head[0], "post /admin/ota/start?token=t http/1.1");
+        assert!(
+            head.contains(&"expect: 100-continue".to_owned()),
+            "{head:?}"
+        );
+        assert!(head.contains(&"authorization: basic ywrtaw5aymx5bmsuy2m6ywrtaw4=".to_owned()));
+        assert!(
+            !head.iter().any(|h| h.starts_with("transfer-encoding")),
+            "{head:?}"
+        );
+        let (part_head, tail) = crate::multipart::part_frame("BOUNDARY", "fw.bin");
+        assert_eq!(body.len(), part_head.len() + content.len() + tail.len());
+        assert_eq!(
+            &body[part_head.len()..part_head.len() + content.len()],
+            &content[..]
+        );
+    }
+
     #[test]
     fn query_encoding() {
         assert_eq!(
