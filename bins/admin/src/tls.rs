@@ -32,16 +32,10 @@ pub fn client_config(trust: &Trust<'_>) -> Result<Arc<ClientConfig>> {
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate { provider }))
             .with_no_client_auth(),
         Trust::System => {
+            // No roots at all (a minimal container) is not an error here: the handshake
+            // then fails as "certificate not trusted", with the --insecure/--ca hint.
             let mut roots = RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
-            if roots.is_empty() {
-                return Err(Error::Usage(
-                    "no trusted root certificates found on this system; pass --ca FILE \
-                     with the server's certificate, or --insecure"
-                        .into(),
-                ));
-            }
+            roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
             builder.with_root_certificates(roots).with_no_client_auth()
         }
         Trust::CaFile(path) => {
