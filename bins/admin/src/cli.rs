@@ -48,6 +48,7 @@ pub struct Cli {
 
 /// Options accepted before or after any command.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
     /// Server base URL (scheme, host, HTTPS port).
     #[arg(long, global = true, value_name = "URL", default_value = DEFAULT_SERVER)]

@@ -121,15 +121,26 @@ async fn token_campaign_end_to_end_with_watch() {
     let row = last.lines().find(|l| l.starts_with(&token)).unwrap();
     assert!(row.contains("updated"), "{row}");
 
-    // Text status after the fact.
+    // Text status after the fact: one line per finished campaign, details on request.
     let r = t.run(&["ota", "status"]).await.ok();
+    assert!(r.stdout.starts_with("Earlier campaigns"), "{r:?}");
+    let line = r.stdout.lines().nth(1).unwrap();
     assert!(
-        r.stdout.contains(&format!(
+        line.contains(&format!(
             "Campaign {campaign}: finished, target device {token}"
         )),
+        "{line}"
+    );
+    assert!(line.ends_with("1 updated"), "{line}");
+    let r = t
+        .run(&["ota", "status", "--campaign", &campaign.to_string()])
+        .await
+        .ok();
+    assert!(r.stdout.contains("devices: 1 updated"), "{r:?}");
+    assert!(
+        r.stdout.contains("TOKEN") && r.stdout.contains("100% 4.0 KiB/4.0 KiB"),
         "{r:?}"
     );
-    assert!(r.stdout.contains("devices: 1 updated"), "{r:?}");
 }
 
 #[tokio::test]

@@ -162,7 +162,7 @@ pub async fn status(client: &Client, args: &OtaStatus, json_out: bool) -> Result
         return if json_out {
             print_json(&reply)
         } else {
-            print(&status_text(campaigns(&reply)?))
+            print(&status_text(campaigns(&reply)?, args.campaign.is_some()))
         };
     }
     let interval = Duration::try_from_secs_f64(args.interval)
@@ -190,9 +190,12 @@ pub async fn status(client: &Client, args: &OtaStatus, json_out: bool) -> Result
                     String::new()
                 };
                 // Clear the screen and home the cursor, then the new snapshot.
-                print(&format!("\x1b[H\x1b[2J{}{footer}", status_text(list)))?;
+                print(&format!(
+                    "\x1b[H\x1b[2J{}{footer}",
+                    status_text(list, args.campaign.is_some())
+                ))?;
             } else {
-                print(&status_text(list))?;
+                print(&status_text(list, args.campaign.is_some()))?;
             }
             last = Some(reply);
         }
@@ -211,36 +214,60 @@ fn campaigns(reply: &Value) -> Result<&[Value]> {
         .ok_or_else(|| Error::BadResponse("no `campaigns` list in the status reply".into()))
 }
 
-/// The text view of the campaigns: a heading and a device table per campaign.
-pub fn status_text(campaigns: &[Value]) -> String {
+/// The text view of the campaigns: a heading and a device table per campaign. Unless
+/// `all_details`, campaigns that are over get their heading line only.
+pub fn status_text(campaigns: &[Value], all_details: bool) -> String {
     if campaigns.is_empty() {
         return "No campaigns.\n".to_owned();
     }
+    let (detailed, over): (Vec<&Value>, Vec<&Value>) = campaigns
+        .iter()
+        .partition(|c| all_details || c.get("state") == Some(&"active".into()));
     let mut out = String::new();
-    for (i, campaign) in campaigns.iter().enumerate() {
+    for (i, campaign) in detailed.iter().enumerate() {
         if i > 0 {
             out.push('\n');
         }
         out.push_str(&campaign_text(campaign));
     }
+    if !over.is_empty() {
+        if !detailed.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("Earlier campaigns (details: ota status --campaign ID):\n");
+        for campaign in over {
+            out.push_str(&format!(
+                "  {}  {}\n",
+                heading(campaign),
+                state_counts(device_list(campaign))
+            ));
+        }
+    }
     out
 }
 
-fn campaign_text(c: &Value) -> String {
-    let firmware = c.get("firmware").unwrap_or(&Value::Null);
-    let options = c.get("options").unwrap_or(&Value::Null);
-    let devices: &[Value] = c
-        .get("devices")
+fn device_list(c: &Value) -> &[Value] {
+    c.get("devices")
         .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice);
-    let mut out = format!(
-        "Campaign {}: {}, target {}, started {} by {}\n",
+        .map_or(&[], Vec::as_slice)
+}
+
+fn heading(c: &Value) -> String {
+    format!(
+        "Campaign {}: {}, target {}, started {} by {}",
         field(c, "id"),
         field(c, "state"),
         target_text(c.get("target").unwrap_or(&Value::Null)),
         time_cell(c.get("created_at")),
         field(c, "initiator"),
-    );
+    )
+}
+
+fn campaign_text(c: &Value) -> String {
+    let firmware = c.get("firmware").unwrap_or(&Value::Null);
+    let options = c.get("options").unwrap_or(&Value::Null);
+    let devices = device_list(c);
+    let mut out = format!("{}\n", heading(c));
     out.push_str(&format!(
         "  firmware {} (build {}, version {}, {}, md5 {})\n",
         field(firmware, "file_name"),
@@ -357,12 +384,20 @@ mod tests {
                  "updated_at": 0, "reason": "wrong flash size"}
             ]
         })];
-        let text = status_text(&campaigns);
+        let text = status_text(&campaigns, false);
         assert!(text.contains("Campaign 3: active, target device T, started 2025-12-04 14:51:12 UTC by admin@blynk.cc"), "{text}");
         assert!(text.contains("devices: 1 downloading, 1 failed"));
         assert!(text.contains("50% 2.0 KiB/4.0 KiB"));
         assert!(text.contains("wrong flash size"));
         assert!(text.contains("notify online yes"));
-        assert_eq!(status_text(&[]), "No campaigns.\n");
+        assert_eq!(status_text(&[], false), "No campaigns.\n");
+        // Campaigns that are over: one line each, unless details are asked for.
+        let mut over = campaigns[0].clone();
+        over["state"] = "stopped".into();
+        let short = status_text(std::slice::from_ref(&over), false);
+        assert!(short.starts_with("Earlier campaigns"), "{short}");
+        assert!(short.contains("Campaign 3: stopped") && short.contains("1 downloading, 1 failed"));
+        assert!(!short.contains("wrong flash size"));
+        assert!(status_text(&[over], true).contains("wrong flash size"));
     }
 }
