@@ -33,6 +33,25 @@ bench:
 bench-crate CRATE:
     cargo bench -p {{CRATE}}
 
+# Fleet benchmarks with blynk-sim (bench/*.sh; each appends a section to docs/benchmarks.md).
+bench-startup *ARGS:
+    bash bench/startup.sh {{ARGS}}
+
+bench-idle *ARGS:
+    bash bench/idle-connections.sh {{ARGS}}
+
+bench-throughput *ARGS:
+    bash bench/throughput.sh {{ARGS}}
+
+bench-login-storm *ARGS:
+    bash bench/login-storm.sh {{ARGS}}
+
+bench-ota-fanout *ARGS:
+    bash bench/ota-fanout.sh {{ARGS}}
+
+bench-downloads *ARGS:
+    bash bench/downloads.sh {{ARGS}}
+
 # Run the server on its embedded defaults.
 run:
     cargo run --release --bin blynk-server

@@ -6,10 +6,14 @@ use crate::SimError;
 use crate::download::{DownloadFaults, download};
 use crate::net::source_ip;
 use md5::{Digest as _, Md5};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::time::Instant;
+
+/// Listen backlog of the reference server.
+const LISTEN_BACKLOG: u32 = 8192;
 
 /// Result of a baseline run.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -44,8 +48,13 @@ pub async fn run(
     let head_len = response.len();
     response.extend_from_slice(&image);
     let response: Arc<[u8]> = response.into();
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
+    // A deep accept queue (capped by net.core.somaxconn): thousands of clients connect
+    // at once, and a dropped SYN would cost the reference a 1 s retransmission.
+    let listener = TcpSocket::new_v4()
+        .and_then(|s| {
+            s.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
+            s.listen(LISTEN_BACKLOG)
+        })
         .map_err(|e| SimError::io("baseline listen", e))?;
     let addr = listener
         .local_addr()

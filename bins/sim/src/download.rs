@@ -155,7 +155,8 @@ pub async fn download(
         .map_err(|e| fail(format!("request write failed: {e}"), 0))?;
 
     // Header block.
-    let mut buf = vec![0u8; 64 * 1024];
+    // Twice the header limit, so a full header block always leaves room to read into.
+    let mut buf = vec![0u8; 2 * MAX_HEAD];
     let mut filled = 0;
     let head_end = loop {
         if let Some(i) = find_head_end(&buf[..filled]) {
