@@ -17,6 +17,14 @@ fn md5_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// `--json ota start <args>`, which must succeed; its JSON reply.
+async fn start_json(t: &TestServer, args: &[&str]) -> Value {
+    t.run(&[&["--json", "ota", "start"][..], args].concat())
+        .await
+        .ok()
+        .json()
+}
+
 #[tokio::test]
 async fn token_campaign_end_to_end_with_watch() {
     let t = start().await;
@@ -181,23 +189,17 @@ async fn deferred_campaigns_all_user_project_and_stop() {
     let file = image.to_str().unwrap();
 
     // All devices (no target), like `curl -F file=@fw.bin .../admin/ota/start`.
-    let all = t.run(&["--json", "ota", "start", file]).await.ok().json();
+    let all = start_json(&t, &[file]).await;
     assert_eq!(all["target"], serde_json::json!({"type": "all"}));
     assert_eq!(all["notified"], 0);
     // One user.
-    let user = t
-        .run(&["--json", "ota", "start", file, "--user", "pupkin@gmail.com"])
-        .await
-        .ok()
-        .json();
+    let user = start_json(&t, &[file, "--user", "pupkin@gmail.com"]).await;
     assert_eq!(user["target"]["type"], "user");
     assert_eq!(user["target"]["user"], "pupkin@gmail.com");
     // One user's project, with options.
-    let project = t
-        .run(&[
-            "--json",
-            "ota",
-            "start",
+    let project = start_json(
+        &t,
+        &[
             file,
             "--user",
             "pupkin@gmail.com",
@@ -206,10 +208,9 @@ async fn deferred_campaigns_all_user_project_and_stop() {
             "--force",
             "--max-attempts",
             "5",
-        ])
-        .await
-        .ok()
-        .json();
+        ],
+    )
+    .await;
     assert_eq!(project["target"]["type"], "user_project");
     assert_eq!(project["target"]["project"], "123");
     let id = project["campaign"].as_u64().unwrap();
@@ -272,19 +273,16 @@ async fn notify_online_tells_connected_devices_now() {
     let token = t.add_device("pupkin@gmail.com", "123", "lamp").await;
     let mut device = t.device_online(&token, &esp_info(OLD_BUILD)).await;
     let image = fixture("esp8266_blnkinf.bin");
-    let started = t
-        .run(&[
-            "--json",
-            "ota",
-            "start",
+    let started = start_json(
+        &t,
+        &[
             image.to_str().unwrap(),
             "--user",
             "pupkin@gmail.com",
             "--notify-online",
-        ])
-        .await
-        .ok()
-        .json();
+        ],
+    )
+    .await;
     assert_eq!(started["notified"], 1);
     device.ota_url().await;
 }
@@ -352,11 +350,7 @@ async fn large_upload_and_early_rejection() {
         .fails(EXIT_AUTH, "Authentication failed.");
 
     let _device = t.device_online(&token, &esp_info(OLD_BUILD)).await;
-    let started = t
-        .run(&["--json", "ota", "start", file, "--token", &token])
-        .await
-        .ok()
-        .json();
+    let started = start_json(&t, &[file, "--token", &token]).await;
     assert_eq!(started["firmware"]["size"], content.len());
     assert_eq!(started["firmware"]["md5"], md5_hex(&content));
 }
@@ -386,18 +380,7 @@ async fn resend_a_stored_image() {
     );
 
     let image = fixture("esp8266_blnkinf.bin");
-    let first = t
-        .run(&[
-            "--json",
-            "ota",
-            "start",
-            image.to_str().unwrap(),
-            "--token",
-            &token,
-        ])
-        .await
-        .ok()
-        .json();
+    let first = start_json(&t, &[image.to_str().unwrap(), "--token", &token]).await;
     device.ota_url().await;
     let stored = first["firmware"]["path"].as_str().unwrap();
     let name = stored.rsplit('/').next().unwrap();
