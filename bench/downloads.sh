@@ -73,7 +73,7 @@ N_TR=$(field "$BENCH_TMP/wrk-nginx.txt" 'Transfer/sec')
 O_TR=$(field "$BENCH_TMP/wrk-ours.txt" 'Transfer/sec')
 gbps() { awk -v r="$1" -v s="$SIZE" 'BEGIN { printf "%.2f", r * s / 1e9 }'; }
 RATIO=$(awk -v a="$O_RPS" -v b="$N_RPS" 'BEGIN { printf "%.2f", a / b }')
-VERDICT=$(awk -v r="$RATIO" 'BEGIN { if (r >= 1.0) print "met"; else print "**not met**" }')
+VERDICT=$(awk -v r="$RATIO" 'BEGIN { if (r >= 1.0) print "met"; else print "not met" }')
 cat >>"$DOC" <<MD
 
 ## blynk-sim benchmarks: firmware downloads vs. nginx (issue 8, benchmark 5)

@@ -64,7 +64,7 @@ FIT=$(for n in "${SIZES[@]}"; do echo "$n ${AFTER[$n]}"; done | awk '
     END { n=NR; b=(n*sxy-sx*sy)/(n*sxx-sx*sx); a=(sy-b*sx)/n;
           printf "%.2f %.0f %.0f", b, a, a + b*100000 }')
 read -r SLOPE INTERCEPT AT100K <<<"$FIT"
-VERDICT=$(awk -v s="$SLOPE" 'BEGIN { if (s <= 8) print "met"; else print "**not met**" }')
+VERDICT=$(awk -v s="$SLOPE" 'BEGIN { if (s <= 8) print "met"; else print "not met" }')
 
 ROWS=""
 for n in "${SIZES[@]}"; do

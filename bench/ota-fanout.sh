@@ -31,7 +31,7 @@ B=$BENCH_TMP/baseline.json
 FAN=$(json "$J" "'%.2f' % (j['seconds_to_all_updated'] or 0)")
 BASE=$(json "$B" "'%.2f' % j['seconds']")
 RATIO=$(awk -v f="$FAN" -v b="$BASE" 'BEGIN { printf "%.2f", f / b }')
-VERDICT=$(awk -v r="$RATIO" 'BEGIN { if (r <= 1.2) print "met"; else print "**not met**" }')
+VERDICT=$(awk -v r="$RATIO" 'BEGIN { if (r <= 1.2) print "met"; else print "not met" }')
 UPDATED=$(json "$J" "j['outcomes'].get('updated', 0)")
 OTHER=$(json "$J" "{k: v for k, v in j['outcomes'].items() if k != 'updated'}")
 CMDS=$(json "$J" "j['commands_per_device']")
