@@ -419,3 +419,58 @@ async fn resend_a_stored_image() {
     .await
     .fails(EXIT_REJECTED, "No firmware named nope.bin. (HTTP 404)");
 }
+
+/// `--json ota status --watch`: one JSON document per change, ends when the campaign
+/// is no longer active (here: stopped by another command).
+#[tokio::test]
+async fn json_watch_until_stopped() {
+    use tokio::io::AsyncBufReadExt as _;
+    let t = start().await;
+    t.add_device("pupkin@gmail.com", "123", "lamp").await;
+    let image = fixture("esp8266_blnkinf.bin");
+    let started = start_json(&t, &[image.to_str().unwrap(), "--user", "pupkin@gmail.com"]).await;
+    let id = started["campaign"].to_string();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_blynk-admin"))
+        .args([
+            "--server",
+            &t.url(),
+            "--ca",
+            t.cert().to_str().unwrap(),
+            "--json",
+        ])
+        .args([
+            "ota",
+            "status",
+            "--watch",
+            "--interval",
+            "0.1",
+            "--campaign",
+            &id,
+        ])
+        .env_remove("BLYNK_ADMIN")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let next = async |lines: &mut tokio::io::Lines<_>| -> Option<Value> {
+        let line = tokio::time::timeout(IO_TIMEOUT, lines.next_line())
+            .await
+            .expect("a line within the timeout")
+            .unwrap()?;
+        Some(serde_json::from_str(&line).unwrap())
+    };
+    let first = next(&mut lines).await.unwrap();
+    assert_eq!(first["campaigns"][0]["state"], "active");
+    t.run(&["ota", "stop", "--campaign", &id]).await.ok();
+    let mut last = first;
+    while let Some(doc) = next(&mut lines).await {
+        last = doc;
+    }
+    assert_eq!(last["campaigns"][0]["state"], "stopped");
+    let status = tokio::time::timeout(IO_TIMEOUT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
+}
