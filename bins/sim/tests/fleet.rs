@@ -102,3 +102,47 @@ async fn download_client_against_the_baseline_server() {
     let b = blynk_sim::baseline::run(image, 20, 5, 3).await.unwrap();
     assert_eq!((b.downloads, b.failed, b.bytes), (20, 0, 20 * 64 * 1024));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_metrics_show_the_cap_and_the_connected_fleet() {
+    use blynk_sim::admin::{AdminClient, AdminTarget};
+    use blynk_sim::net::Tls;
+    let server = common::start().await;
+    let args = server.args(&["--create", "25", "--hold", "3", "--duration", "20"]);
+    let fleet = tokio::spawn(async move { blynk_sim::fleet::run(&args).await });
+    let shared = std::sync::Arc::clone(server.server.shared());
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while shared.sessions.connection_count() < 25 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "devices did not connect"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let target = AdminTarget {
+        addr: server.server.https_addr(),
+        tls: Tls::from_pem_file(&server.dir.path().join("tls").join("cert.pem"), "localhost")
+            .unwrap(),
+        user: "admin@blynk.cc".into(),
+        pass: "admin".into(),
+    };
+    let mut client = AdminClient::connect(&target).await.unwrap();
+    let r = client
+        .request(
+            http::Method::GET,
+            "/admin/metrics",
+            None,
+            bytes::Bytes::new(),
+        )
+        .await
+        .unwrap();
+    let text = r.text();
+    assert_eq!(r.status, 200, "{text}");
+    let cap = format!("blynk_connection_cap {}\n", server.server.connection_cap());
+    assert!(text.contains(&cap), "{text}");
+    assert!(text.contains("blynk_hardware_connections 25\n"), "{text}");
+    assert!(text.contains("blynk_devices_online 25\n"), "{text}");
+    assert!(text.contains("blynk_open_files_limit "), "{text}");
+    let s = fleet.await.unwrap().unwrap();
+    assert_eq!(s.connected, 25);
+}

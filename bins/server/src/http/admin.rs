@@ -65,6 +65,7 @@ async fn route(
         (["admin", "devices", _], _) => method_not_allowed("DELETE"),
         (["admin", "users"], &Method::GET) => registry_api::list_users(&shared).await,
         (["admin", "users"], _) => method_not_allowed("GET"),
+        (["admin", "metrics"], &Method::GET) => super::metrics::handle(&shared),
         (["admin", "ota", "start"], &Method::POST) => ota_api::start_upload(&shared, req).await,
         (["admin", "ota", "start"], &Method::GET) => ota_api::start_stored(&shared, &req).await,
         (["admin", "ota", "start"], _) => method_not_allowed("GET, POST"),

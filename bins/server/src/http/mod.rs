@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod download;
+pub mod metrics;
 mod ota_api;
 pub mod public;
 mod registry_api;
