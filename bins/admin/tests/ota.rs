@@ -474,3 +474,41 @@ async fn json_watch_until_stopped() {
         .unwrap();
     assert!(status.success());
 }
+
+/// The progress bar shows when stdout is a terminal (run under `script`, which gives the
+/// command a pseudo-terminal; util-linux, present on every Debian system), and not with
+/// `--json` even then.
+#[tokio::test]
+async fn progress_bar_only_on_a_terminal() {
+    let t = start().await;
+    let token = t.add_device("pupkin@gmail.com", "123", "lamp").await;
+    let _device = t.device_online(&token, &esp_info(OLD_BUILD)).await;
+    let image = fixture("esp8266_blnkinf.bin");
+    let on_tty = async |extra: &str| {
+        let command = format!(
+            "'{}' --server '{}' --ca '{}' {extra} ota start '{}' --token='{token}'",
+            env!("CARGO_BIN_EXE_blynk-admin"),
+            t.url(),
+            t.cert().display(),
+            image.display(),
+        );
+        let out = tokio::process::Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .env_remove("BLYNK_ADMIN")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("`script` (util-linux) runs the command on a pseudo-terminal");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = on_tty("").await;
+    assert!(
+        text.contains("] 100%") && text.contains("4.0 KiB/4.0 KiB"),
+        "{text:?}"
+    );
+    assert!(text.contains("1 device told to update now"), "{text:?}");
+    let json = on_tty("--json").await;
+    assert!(!json.contains("100%"), "{json:?}");
+    assert!(json.contains("\"campaign\""), "{json:?}");
+}
