@@ -1,4 +1,4 @@
-//! `ota start|stop|status` over `/admin/ota/...` (`../shared/docs/legacy-ota-contract.md`
+//! `ota start|resend|stop|status` over `/admin/ota/...` (`../shared/docs/legacy-ota-contract.md`
 //! sections 4-6 and the OTA API contract of the server).
 
 use crate::cli::{OtaResend, OtaStart, OtaStatus};
@@ -195,7 +195,12 @@ pub async fn status(client: &Client, args: &OtaStatus, json_out: bool) -> Result
                     status_text(list, args.campaign.is_some())
                 ))?;
             } else {
-                print(&status_text(list, args.campaign.is_some()))?;
+                // Piped: snapshots one after the other, a blank line between them.
+                let gap = if last.is_some() { "\n" } else { "" };
+                print(&format!(
+                    "{gap}{}",
+                    status_text(list, args.campaign.is_some())
+                ))?;
             }
             last = Some(reply);
         }
