@@ -49,7 +49,23 @@ start_server over
 T0=$(cpu_ticks "$SERVER_PID")
 sim run --server "127.0.0.1:$HTTP_PORT" --tokens "$BENCH_TMP/tokens.txt" --devices "$OVER" --heartbeat 60 \
     --spread 16 --ramp 4000 --connect-timeout 20 --hold 5 --processes 3 --duration 60 \
-    --json "$BENCH_TMP/over.json" | tee "$BENCH_TMP/over.txt"
+    --json "$BENCH_TMP/over.json" >"$BENCH_TMP/over.txt" &
+SIM_PID=$!
+# The server's own view while the fleet is held: GET /admin/metrics every 2 s; keep the
+# sample with the most connections.
+BEST=0
+while kill -0 "$SIM_PID" 2>/dev/null; do
+    sleep 2
+    m=$(curl -sS --cacert "$CA" --resolve "localhost:$HTTPS_PORT:127.0.0.1" -u admin@blynk.cc:admin \
+        "https://localhost:$HTTPS_PORT/admin/metrics" 2>/dev/null | grep -v '^#' || true)
+    c=$(echo "$m" | awk '$1 == "blynk_hardware_connections" {print $2}')
+    if [[ -n "$c" ]] && ((c >= BEST)); then
+        BEST=$c
+        METRICS=$(echo "$m" | tr '\n' ' ')
+    fi
+done
+wait "$SIM_PID"
+cat "$BENCH_TMP/over.txt"
 T1=$(cpu_ticks "$SERVER_PID")
 OVER_CONNECTED=$(json "$BENCH_TMP/over.json" "j['connected']")
 OVER_SECONDS=$(json "$BENCH_TMP/over.json" "'%.1f' % j['elapsed_seconds']")
@@ -100,5 +116,6 @@ Past the cap: $OVER devices (3 simulator processes) against one server: $OVER_CO
 (the rest retried every second and were refused), \`connection cap reached\` warnings in
 the log: $CAP_WARN (rate-limited to one per 10 s), \`accept failed\` lines: $ACCEPT_ERR; server CPU
 over the ${OVER_SECONDS} s run: $OVER_CPU % of one core (includes the logins).
+\`GET /admin/metrics\` at the peak: \`${METRICS:-unavailable}\`
 MD
 echo "slope $SLOPE KiB/device, 100k -> $AT100K KiB; over cap: $OVER_CONNECTED connected"
