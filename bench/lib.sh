@@ -21,8 +21,21 @@ cleanup() {
     rm -rf "$BENCH_TMP"
 }
 
+# Builds the release binaries (skipped with BENCH_NO_BUILD=1, as bench/all.sh does after
+# building once; BENCH_COMMIT then names the commit they were built from).
 build() {
-    (cd "$ROOT" && cargo build --release -q -p blynk-server -p blynk-sim)
+    if [[ "${BENCH_NO_BUILD:-0}" != 1 ]]; then
+        (cd "$ROOT" && cargo build --release -q -p blynk-server -p blynk-sim)
+    fi
+}
+
+built_commit() {
+    local c
+    c=${BENCH_COMMIT:-$(git -C "$ROOT" rev-parse --short HEAD)}
+    if [[ -z "${BENCH_COMMIT:-}" ]] && ! git -C "$ROOT" diff --quiet HEAD -- bins crates 2>/dev/null; then
+        c="$c + uncommitted changes"
+    fi
+    echo "$c"
 }
 
 # A TCP port free on 127.0.0.1 right now.
@@ -34,7 +47,7 @@ machine_facts() {
     local cpu mem
     cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
     mem=$(awk '/MemTotal/{printf "%.0f", $2/1048576}' /proc/meminfo)
-    echo "$cpu, $(nproc) cores, ${mem} GiB RAM, Linux $(uname -r), $(rustc --version | cut -d' ' -f1-2), release profile (thin LTO), commit \`$(git -C "$ROOT" rev-parse --short HEAD)\`, \`ulimit -n\` $(ulimit -n)"
+    echo "$cpu, $(nproc) cores, ${mem} GiB RAM, Linux $(uname -r), $(rustc --version | cut -d' ' -f1-2), release profile (thin LTO), commit \`$(built_commit)\`, \`ulimit -n\` $(ulimit -n)"
 }
 
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }

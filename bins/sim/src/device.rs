@@ -508,7 +508,6 @@ impl Device {
             FloodKind::Ping => (u64::from(batch), usize::from(batch)),
         };
         let batch_bytes = out.freeze();
-        buf.clear();
         loop {
             let round = async {
                 conn.write_all(&batch_bytes).await?;

@@ -342,7 +342,14 @@ async fn run_one(
 
     // Until settled, or the hold time.
     let mut final_status: Option<Value> = None;
+    let devices_done = || {
+        live.busy.load(Relaxed) == 0
+            && live.updated.load(Relaxed) + live.failed_latest.load(Relaxed) >= n
+    };
     if let (true, Some((id, client))) = (args.until_settled, campaign.as_mut()) {
+        // Ask the server only once the devices themselves are done (a status of every
+        // device is a large answer; polling it during the fan-out would skew the run).
+        wait_until(deadline, &ctx.stop, devices_done).await;
         loop {
             if ctx.stop.is_cancelled() {
                 break;
@@ -364,11 +371,7 @@ async fn run_one(
         }
     }
     if args.until_devices_done {
-        wait_until(deadline, &ctx.stop, || {
-            live.busy.load(Relaxed) == 0
-                && live.updated.load(Relaxed) + live.failed_latest.load(Relaxed) >= n
-        })
-        .await;
+        wait_until(deadline, &ctx.stop, devices_done).await;
     }
     sleep_bounded(args.hold, deadline).await;
 
