@@ -2,6 +2,7 @@
 //! for `https://`), Basic auth on every request, and the server's error bodies turned
 //! into [`Error`]s.
 
+use crate::early_close::KeepReading;
 use crate::error::{Error, Result};
 use crate::multipart::ContinueSignal;
 use crate::tls::{self, Trust};
@@ -11,6 +12,7 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -177,7 +179,8 @@ impl Client {
         }
 
         let tcp = self.connect_tcp().await?;
-        match &self.tls {
+        let peer_gone = tcp.peer_gone();
+        let result = match &self.tls {
             None => self.exchange(tcp, request).await,
             Some(config) => {
                 let name = rustls::pki_types::ServerName::try_from(self.host.clone())
@@ -189,6 +192,18 @@ impl Client {
                     .map_err(|e| tls::handshake_error(&self.server_name(), &e))?;
                 self.exchange(stream, request).await
             }
+        };
+        match result {
+            Err(Error::Connect { server, reason }) if peer_gone.load(Ordering::Relaxed) => {
+                Err(Error::Connect {
+                    server,
+                    reason: format!(
+                        "the server closed the connection while the request was being sent, \
+                         without an answer ({reason})"
+                    ),
+                })
+            }
+            other => other,
         }
     }
 
@@ -213,7 +228,7 @@ impl Client {
         }
     }
 
-    async fn connect_tcp(&self) -> Result<TcpStream> {
+    async fn connect_tcp(&self) -> Result<KeepReading<TcpStream>> {
         let connect = TcpStream::connect((self.host.as_str(), self.port));
         let tcp = tokio::time::timeout(CONNECT_TIMEOUT, connect)
             .await
@@ -228,7 +243,7 @@ impl Client {
             })?;
         // Requests are small or streamed; don't hold back the last segment.
         let _ = tcp.set_nodelay(true);
-        Ok(tcp)
+        Ok(KeepReading::new(tcp))
     }
 
     /// One request/response on a fresh connection.

@@ -17,6 +17,7 @@
 mod cli;
 mod client;
 mod commands;
+mod early_close;
 mod error;
 mod multipart;
 mod output;

@@ -356,11 +356,13 @@ async fn large_upload_and_early_rejection() {
 }
 
 #[tokio::test]
+/// Larger than socket buffers: the server answers 413 while the body is still being
+/// sent, and the operator still gets its message.
 async fn too_large_image_is_refused_with_the_limit() {
     let t = start_with(|c| c.max_firmware_size = 64 * 1024).await;
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.bin");
-    std::fs::write(&big, vec![0xE9u8; 200 * 1024]).unwrap();
+    std::fs::write(&big, vec![0xE9u8; 4 * 1024 * 1024]).unwrap();
     t.run(&["ota", "start", big.to_str().unwrap()])
         .await
         .fails(EXIT_REJECTED, "larger than the limit of 65536 bytes");
