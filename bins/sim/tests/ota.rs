@@ -14,6 +14,31 @@ mod common;
 
 const DEVICES: u64 = 200;
 
+/// Options both runs share: 10 % of downloads dropped, budget 3, quick reboots, 40 s bound.
+const SHARED: &[&str] = &[
+    "--spread",
+    "8",
+    "--drop-download",
+    "10",
+    "--max-attempts",
+    "3",
+    "--reboot-delay-ms",
+    "100",
+    "--reconnect-delay-ms",
+    "200",
+    "--duration",
+    "40",
+];
+
+/// Runs the fleet; returns the summary and its text (also printed).
+#[allow(clippy::unwrap_used)] // test helper
+async fn run(args: blynk_sim::cli::RunArgs) -> (blynk_sim::Summary, String) {
+    let s = blynk_sim::fleet::run(&args).await.unwrap();
+    let report = s.text();
+    eprintln!("{report}");
+    (s, report)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_campaign_with_injected_download_failures() {
     let server = common::start().await;
@@ -23,29 +48,21 @@ async fn deferred_campaign_with_injected_download_failures() {
         blynk_sim::image::esp8266_image(64 * 1024, "0.2.0", "TMPL0001", "Dec  5 2026 10:00:00");
     std::fs::write(&image, &bytes).unwrap();
     let devices = DEVICES.to_string();
-    let args = server.args(&[
-        "--create",
-        &devices,
-        "--spread",
-        "8",
-        "--campaign-image",
-        image.to_str().unwrap(),
-        "--storm",
-        "--until-devices-done",
-        "--drop-download",
-        "10",
-        "--max-attempts",
-        "3",
-        "--reboot-delay-ms",
-        "100",
-        "--reconnect-delay-ms",
-        "200",
-        "--duration",
-        "40",
-    ]);
-    let s = blynk_sim::fleet::run(&args).await.unwrap();
-    let report = s.text();
-    eprintln!("{report}");
+    let args = server.args(
+        &[
+            SHARED,
+            &[
+                "--create",
+                &devices,
+                "--campaign-image",
+                image.to_str().unwrap(),
+                "--storm",
+                "--until-devices-done",
+            ],
+        ]
+        .concat(),
+    );
+    let (s, report) = run(args).await;
 
     // Simulator side.
     assert_eq!(s.devices, DEVICES);
@@ -128,30 +145,22 @@ async fn retries_within_the_budget_with_a_short_backoff() {
         .unwrap();
     let id = started.campaign.to_string();
 
-    let args = server.args(&[
-        "--tokens",
-        tokens.to_str().unwrap(),
-        "--spread",
-        "8",
-        "--campaign",
-        &id,
-        "--until-settled",
-        "--drop-download",
-        "10",
-        "--bad-md5",
-        "5",
-        "--max-attempts",
-        "3",
-        "--reboot-delay-ms",
-        "100",
-        "--reconnect-delay-ms",
-        "200",
-        "--duration",
-        "40",
-    ]);
-    let s = blynk_sim::fleet::run(&args).await.unwrap();
-    let report = s.text();
-    eprintln!("{report}");
+    let args = server.args(
+        &[
+            SHARED,
+            &[
+                "--tokens",
+                tokens.to_str().unwrap(),
+                "--campaign",
+                &id,
+                "--until-settled",
+                "--bad-md5",
+                "5",
+            ],
+        ]
+        .concat(),
+    );
+    let (s, report) = run(args).await;
     assert_eq!(s.connected, DEVICES, "{report}");
     assert_eq!(
         s.outcome("updated") + s.outcome("failed"),
