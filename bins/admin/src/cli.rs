@@ -157,7 +157,8 @@ Examples:
 
 --watch redraws until every shown campaign has left the `active` state (a deferred
 campaign for a user or all devices stays active until `ota stop`); with --json it prints
-one JSON document per change.";
+one JSON document per change. While watching, a server that cannot be reached (e.g.
+restarting) is retried at the same interval, with one line on stderr.";
 
 /// `ota start FILE ...`.
 #[derive(Debug, Args)]

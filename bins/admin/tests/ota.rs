@@ -456,11 +456,7 @@ async fn json_watch_until_stopped() {
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let next = async |lines: &mut tokio::io::Lines<_>| -> Option<Value> {
-        let line = tokio::time::timeout(IO_TIMEOUT, lines.next_line())
-            .await
-            .expect("a line within the timeout")
-            .unwrap()?;
-        Some(serde_json::from_str(&line).unwrap())
+        Some(serde_json::from_str(&next_line(lines).await?).unwrap())
     };
     let first = next(&mut lines).await.unwrap();
     assert_eq!(first["campaigns"][0]["state"], "active");
@@ -513,4 +509,71 @@ async fn progress_bar_only_on_a_terminal() {
     let json = on_tty("--json").await;
     assert!(!json.contains("100%"), "{json:?}");
     assert!(json.contains("\"campaign\""), "{json:?}");
+}
+
+/// `ota status --watch` waits out a server restart: the campaign survives it, and the
+/// watcher reports the state the restarted server gives.
+#[tokio::test]
+async fn watch_survives_a_server_restart() {
+    use tokio::io::AsyncBufReadExt as _;
+    let t = start().await;
+    t.add_device("pupkin@gmail.com", "123", "lamp").await;
+    let image = fixture("esp8266_blnkinf.bin");
+    let started = start_json(&t, &[image.to_str().unwrap(), "--user", "pupkin@gmail.com"]).await;
+    let id = started["campaign"].to_string();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_blynk-admin"))
+        .args([
+            "--server",
+            &t.url(),
+            "--ca",
+            t.cert().to_str().unwrap(),
+            "--json",
+        ])
+        .args([
+            "ota",
+            "status",
+            "--watch",
+            "--interval",
+            "0.1",
+            "--campaign",
+            &id,
+        ])
+        .env_remove("BLYNK_ADMIN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut err = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&next_line(&mut out).await.unwrap()).unwrap();
+    assert_eq!(first["campaigns"][0]["state"], "active");
+
+    // Restart on the same ports and data folder.
+    let TestServer { server, dir } = t;
+    let (http, https) = (server.http_addr().port(), server.https_addr().port());
+    server.shutdown().await;
+    let down = next_line(&mut err).await.unwrap();
+    assert!(
+        down.contains("connection to") && down.contains("retrying"),
+        "{down}"
+    );
+    let t = start_in(dir, |c| {
+        c.http_port = http;
+        c.https_port = https;
+    })
+    .await;
+    t.run(&["ota", "stop", "--campaign", &id]).await.ok();
+    let back = next_line(&mut err).await.unwrap();
+    assert!(back.contains("back"), "{back}");
+    let mut last = first;
+    while let Some(doc) = next_line(&mut out).await {
+        last = serde_json::from_str(&doc).unwrap();
+    }
+    assert_eq!(last["campaigns"][0]["state"], "stopped");
+    let status = tokio::time::timeout(IO_TIMEOUT, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success());
 }

@@ -171,8 +171,30 @@ pub async fn status(client: &Client, args: &OtaStatus, json_out: bool) -> Result
         .ok_or_else(|| Error::Usage("--interval must be at least 0.1 seconds".into()))?;
     let redraw = !json_out && std::io::stdout().is_terminal();
     let mut last: Option<Value> = None;
+    let mut outage = false;
     loop {
-        let reply = client.get(&path).await?.json()?;
+        let reply = match client.get(&path).await {
+            Ok(reply) => {
+                if outage {
+                    eprintln!("blynk-admin: connection to the server is back");
+                    outage = false;
+                }
+                reply.json()?
+            }
+            // Once watching, a server restart is waited out (campaigns survive it).
+            Err(e @ Error::Connect { .. }) if last.is_some() => {
+                if !outage {
+                    eprintln!(
+                        "blynk-admin: {e}; retrying every {:.1}s (Ctrl-C to stop)",
+                        interval.as_secs_f64()
+                    );
+                    outage = true;
+                }
+                tokio::time::sleep(interval).await;
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let list = campaigns(&reply)?;
         let active = list
             .iter()

@@ -38,7 +38,11 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
+    start_in(tempfile::tempdir().unwrap(), tweak).await
+}
+
+/// A server on the data folder `dir` (e.g. of a server that was shut down).
+pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = Config {
         http_port: 0,
         https_port: 0,
@@ -261,4 +265,14 @@ pub async fn download(url: &str) -> Vec<u8> {
 pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap().port()
+}
+
+/// The next line of a child's output, `None` at EOF; fails after [`IO_TIMEOUT`].
+pub async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(
+    lines: &mut tokio::io::Lines<R>,
+) -> Option<String> {
+    tokio::time::timeout(IO_TIMEOUT, lines.next_line())
+        .await
+        .expect("a line within the timeout")
+        .unwrap()
 }
