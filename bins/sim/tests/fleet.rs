@@ -105,8 +105,6 @@ async fn download_client_against_the_baseline_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_metrics_show_the_cap_and_the_connected_fleet() {
-    use blynk_sim::admin::{AdminClient, AdminTarget};
-    use blynk_sim::net::Tls;
     let server = common::start().await;
     let args = server.args(&["--create", "25", "--hold", "3", "--duration", "20"]);
     let fleet = tokio::spawn(async move { blynk_sim::fleet::run(&args).await });
@@ -119,14 +117,7 @@ async fn server_metrics_show_the_cap_and_the_connected_fleet() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let target = AdminTarget {
-        addr: server.server.https_addr(),
-        tls: Tls::from_pem_file(&server.dir.path().join("tls").join("cert.pem"), "localhost")
-            .unwrap(),
-        user: "admin@blynk.cc".into(),
-        pass: "admin".into(),
-    };
-    let mut client = AdminClient::connect(&target).await.unwrap();
+    let mut client = server.admin_client().await;
     let r = client
         .request(
             http::Method::GET,

@@ -83,8 +83,24 @@ async fn deferred_campaign_with_injected_download_failures() {
     assert!(s.bytes_downloaded >= s.downloads_ok * bytes.len() as u64);
 
     // Server side: updated as the devices say; the rest wait for the 1-minute backoff
-    // (`pending`) or failed; nobody beyond the budget.
-    let c = s.server_campaign.as_ref().expect("campaign status");
+    // (`pending`) or failed; nobody beyond the budget. The server records the last
+    // devices' new build a moment after they sent it: poll for up to 5 s.
+    let id = s.server_campaign.as_ref().expect("campaign status").id;
+    let mut admin = server.admin_client().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let c = loop {
+        let status = admin.ota_status(id).await.unwrap();
+        let c = blynk_sim::fleet::server_campaign(&status, id).unwrap();
+        let settled = c
+            .states
+            .keys()
+            .all(|state| ["updated", "pending", "failed"].contains(&state.as_str()));
+        if settled || tokio::time::Instant::now() > deadline {
+            break c;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let report = format!("{report}server at the end: {c:?}");
     assert_eq!(c.over_budget, 0, "{report}");
     assert!(c.max_attempts <= 3, "{report}");
     assert_eq!(c.states.values().sum::<u64>(), DEVICES, "{report}");

@@ -51,6 +51,23 @@ impl TestServer {
         }
     }
 
+    /// An admin API client for this server.
+    pub async fn admin_client(&self) -> blynk_sim::admin::AdminClient {
+        let target = blynk_sim::admin::AdminTarget {
+            addr: self.server.https_addr(),
+            tls: blynk_sim::net::Tls::from_pem_file(
+                &self.dir.path().join("tls").join("cert.pem"),
+                "localhost",
+            )
+            .unwrap(),
+            user: "admin@blynk.cc".into(),
+            pass: "admin".into(),
+        };
+        blynk_sim::admin::AdminClient::connect(&target)
+            .await
+            .unwrap()
+    }
+
     /// Same, with the TLS port as the hardware address.
     pub fn tls_args(&self, extra: &[&str]) -> RunArgs {
         let tls = self.server.https_addr().to_string();
