@@ -531,6 +531,48 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Encoded values hold only unreserved characters and escapes, and decode back.
+        #[test]
+        fn encoding_round_trips(value in "\\PC{0,40}") {
+            let encoded = encode(&value);
+            proptest::prop_assert!(encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~%".contains(&b)));
+            let mut decoded = Vec::new();
+            let mut bytes = encoded.bytes();
+            while let Some(b) = bytes.next() {
+                if b == b'%' {
+                    let hex: String = bytes.by_ref().take(2).map(char::from).collect();
+                    decoded.push(u8::from_str_radix(&hex, 16).unwrap());
+                } else {
+                    decoded.push(b);
+                }
+            }
+            proptest::prop_assert_eq!(String::from_utf8(decoded).unwrap(), value);
+        }
+
+        /// Whatever the server sends, the message is one line and never panics.
+        #[test]
+        fn error_messages_are_one_line(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            json in proptest::prelude::any::<bool>(),
+        ) {
+            let content_type = if json { "application/json" } else { "text/plain" };
+            let message = error_message(StatusCode::BAD_REQUEST, content_type, &body);
+            proptest::prop_assert!(!message.contains('\n') && !message.contains('\r'));
+            proptest::prop_assert!(!message.is_empty());
+        }
+
+        /// Any `--server` text gives a client or a usage error, never a panic.
+        #[test]
+        fn server_urls_never_panic(url in "(https?://)?\\PC{0,30}") {
+            if let Err(e) = Client::new(&url, "a@b:c", &Trust::Insecure) {
+                proptest::prop_assert_eq!(e.exit_code(), 2);
+            }
+        }
+    }
+
     #[test]
     fn query_encoding() {
         assert_eq!(
