@@ -103,8 +103,8 @@ pub struct RunArgs {
     /// Flood mode: pipeline frames as fast as the server answers (throughput runs).
     #[arg(long, value_enum)]
     pub flood: Option<FloodKind>,
-    /// Frames per flood batch.
-    #[arg(long, default_value_t = 64)]
+    /// Frames per flood batch (1-4096).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u16).range(1..=4096))]
     pub flood_batch: u16,
     /// Length of the flood measuring window, seconds.
     #[arg(long, default_value_t = 10.0)]

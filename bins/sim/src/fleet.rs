@@ -39,12 +39,7 @@ pub async fn run(args: &RunArgs) -> Result<Summary, SimError> {
     let t0 = Instant::now();
     check_loopback(args.server, "--server")?;
     check_loopback(args.admin, "--admin")?;
-    if !(args.duration > 0.0 && args.duration.is_finite()) {
-        return Err(SimError::option(
-            "--duration",
-            "must be a positive number of seconds",
-        ));
-    }
+    check_numbers(args)?;
     let needs_admin = args.create > 0 || args.campaign_image.is_some() || args.campaign.is_some();
     let tls = match (&args.ca, args.tls || needs_admin) {
         (Some(ca), _) => Some(Tls::from_pem_file(ca, &args.tls_name)?),
@@ -77,6 +72,48 @@ pub async fn run(args: &RunArgs) -> Result<Summary, SimError> {
     }
     let (first, tokens) = shard(args, tokens)?;
     run_one(args, tls, admin, first, tokens, t0).await
+}
+
+/// Longest time any option may name (the runs are bounded anyway), seconds.
+const MAX_SECONDS: f64 = 1e6;
+
+/// Rejects times and rates that are negative, not finite or absurdly large, so every
+/// later conversion to a `Duration` is safe.
+fn check_numbers(args: &RunArgs) -> Result<(), SimError> {
+    let seconds = [
+        ("--duration", args.duration),
+        ("--connect-timeout", args.connect_timeout),
+        ("--settle", args.settle),
+        ("--hold", args.hold),
+        ("--flood-seconds", args.flood_seconds),
+    ];
+    for (option, v) in seconds {
+        if !(v.is_finite() && (0.0..=MAX_SECONDS).contains(&v)) {
+            return Err(SimError::option(
+                option,
+                format!("expected 0 to {MAX_SECONDS} seconds"),
+            ));
+        }
+    }
+    if args.duration <= 0.0 {
+        return Err(SimError::option(
+            "--duration",
+            "must be a positive number of seconds",
+        ));
+    }
+    let rates = [
+        ("--hardware-rate", args.hardware_rate),
+        ("--ramp", args.ramp),
+    ];
+    for (option, v) in rates {
+        if !(v.is_finite() && (v == 0.0 || (1.0 / MAX_SECONDS..=1e9).contains(&v))) {
+            return Err(SimError::option(
+                option,
+                "expected 0 (off) or a rate from 0.000001 to 1e9 per second",
+            ));
+        }
+    }
+    Ok(())
 }
 
 async fn load_tokens(args: &RunArgs, admin: Option<&AdminTarget>) -> Result<Vec<String>, SimError> {
@@ -501,6 +538,17 @@ mod tests {
         assert_eq!(a.processes, 1);
         assert!(device_config(&a, None).is_ok());
         assert!(device_config(&args(&["--bad-md5", "101"]), None).is_err());
+        assert!(check_numbers(&a).is_ok());
+        for bad in [
+            &["--duration", "0"][..],
+            &["--hold=-1"],
+            &["--settle", "NaN"],
+            &["--connect-timeout", "1e300"],
+            &["--hardware-rate", "1e-300"],
+            &["--ramp", "inf"],
+        ] {
+            assert!(check_numbers(&args(bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
