@@ -426,43 +426,13 @@ async fn resend_a_stored_image() {
 /// is no longer active (here: stopped by another command).
 #[tokio::test]
 async fn json_watch_until_stopped() {
-    use tokio::io::AsyncBufReadExt as _;
     let t = start().await;
-    t.add_device("pupkin@gmail.com", "123", "lamp").await;
-    let image = fixture("esp8266_blnkinf.bin");
-    let started = start_json(&t, &[image.to_str().unwrap(), "--user", "pupkin@gmail.com"]).await;
-    let id = started["campaign"].to_string();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_blynk-admin"))
-        .args([
-            "--server",
-            &t.url(),
-            "--ca",
-            t.cert().to_str().unwrap(),
-            "--json",
-        ])
-        .args([
-            "ota",
-            "status",
-            "--watch",
-            "--interval",
-            "0.1",
-            "--campaign",
-            &id,
-        ])
-        .env_remove("BLYNK_ADMIN")
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let next = async |lines: &mut tokio::io::Lines<_>| -> Option<Value> {
-        Some(serde_json::from_str(&next_line(lines).await?).unwrap())
-    };
-    let first = next(&mut lines).await.unwrap();
+    let (id, mut child, mut out, _err) = watched_campaign(&t).await;
+    let first = next_doc(&mut out).await.unwrap();
     assert_eq!(first["campaigns"][0]["state"], "active");
     t.run(&["ota", "stop", "--campaign", &id]).await.ok();
     let mut last = first;
-    while let Some(doc) = next(&mut lines).await {
+    while let Some(doc) = next_doc(&mut out).await {
         last = doc;
     }
     assert_eq!(last["campaigns"][0]["state"], "stopped");
@@ -515,38 +485,9 @@ async fn progress_bar_only_on_a_terminal() {
 /// watcher reports the state the restarted server gives.
 #[tokio::test]
 async fn watch_survives_a_server_restart() {
-    use tokio::io::AsyncBufReadExt as _;
     let t = start().await;
-    t.add_device("pupkin@gmail.com", "123", "lamp").await;
-    let image = fixture("esp8266_blnkinf.bin");
-    let started = start_json(&t, &[image.to_str().unwrap(), "--user", "pupkin@gmail.com"]).await;
-    let id = started["campaign"].to_string();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_blynk-admin"))
-        .args([
-            "--server",
-            &t.url(),
-            "--ca",
-            t.cert().to_str().unwrap(),
-            "--json",
-        ])
-        .args([
-            "ota",
-            "status",
-            "--watch",
-            "--interval",
-            "0.1",
-            "--campaign",
-            &id,
-        ])
-        .env_remove("BLYNK_ADMIN")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut err = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let first: Value = serde_json::from_str(&next_line(&mut out).await.unwrap()).unwrap();
+    let (id, mut child, mut out, mut err) = watched_campaign(&t).await;
+    let first = next_doc(&mut out).await.unwrap();
     assert_eq!(first["campaigns"][0]["state"], "active");
 
     // Restart on the same ports and data folder.
@@ -567,8 +508,8 @@ async fn watch_survives_a_server_restart() {
     let back = next_line(&mut err).await.unwrap();
     assert!(back.contains("back"), "{back}");
     let mut last = first;
-    while let Some(doc) = next_line(&mut out).await {
-        last = serde_json::from_str(&doc).unwrap();
+    while let Some(doc) = next_doc(&mut out).await {
+        last = doc;
     }
     assert_eq!(last["campaigns"][0]["state"], "stopped");
     let status = tokio::time::timeout(IO_TIMEOUT, child.wait())

@@ -276,3 +276,64 @@ pub async fn next_line<R: tokio::io::AsyncBufRead + Unpin>(
         .expect("a line within the timeout")
         .unwrap()
 }
+
+pub type Lines<R> = tokio::io::Lines<tokio::io::BufReader<R>>;
+
+/// A deferred campaign for pupkin@gmail.com's devices and a `--json ota status --watch`
+/// child following it: (campaign id, child, its stdout lines, its stderr lines).
+pub async fn watched_campaign(
+    t: &TestServer,
+) -> (
+    String,
+    tokio::process::Child,
+    Lines<tokio::process::ChildStdout>,
+    Lines<tokio::process::ChildStderr>,
+) {
+    use tokio::io::AsyncBufReadExt as _;
+    t.add_device("pupkin@gmail.com", "123", "lamp").await;
+    let image = fixture("esp8266_blnkinf.bin");
+    let started = t
+        .run(&[
+            "--json",
+            "ota",
+            "start",
+            image.to_str().unwrap(),
+            "--user",
+            "pupkin@gmail.com",
+        ])
+        .await
+        .ok()
+        .json();
+    let id = started["campaign"].to_string();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_blynk-admin"))
+        .args([
+            "--server",
+            &t.url(),
+            "--ca",
+            t.cert().to_str().unwrap(),
+            "--json",
+        ])
+        .args([
+            "ota",
+            "status",
+            "--watch",
+            "--interval",
+            "0.1",
+            "--campaign",
+            &id,
+        ])
+        .env_remove("BLYNK_ADMIN")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let out = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let err = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    (id, child, out, err)
+}
+
+/// The next stdout line as JSON, `None` at EOF.
+pub async fn next_doc(out: &mut Lines<tokio::process::ChildStdout>) -> Option<serde_json::Value> {
+    Some(serde_json::from_str(&next_line(out).await?).unwrap())
+}
