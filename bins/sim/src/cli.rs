@@ -195,9 +195,9 @@ pub struct MakeImageArgs {
     /// Output file.
     #[arg(long)]
     pub out: PathBuf,
-    /// Image size in bytes.
-    #[arg(long, default_value_t = 1 << 20)]
-    pub size: usize,
+    /// Image size in bytes (up to 256 MiB).
+    #[arg(long, default_value_t = 1 << 20, value_parser = clap::value_parser!(u32).range(1..=(256 << 20)))]
+    pub size: u32,
     /// `mcu` version in the tag.
     #[arg(long, default_value = "0.2.0")]
     pub mcu: String,

@@ -42,7 +42,8 @@ async fn run(cli: Cli) -> Result<(), blynk_sim::SimError> {
             }
         }
         Command::MakeImage(a) => {
-            let image = blynk_sim::image::esp8266_image(a.size, &a.mcu, &a.fw_type, &a.build);
+            let image =
+                blynk_sim::image::esp8266_image(a.size as usize, &a.mcu, &a.fw_type, &a.build);
             std::fs::write(&a.out, &image).map_err(|e| SimError::file(&a.out, e))?;
             println!(
                 "{}: {} bytes, build {:?}, mcu {}",
