@@ -24,8 +24,11 @@ use tokio::io::AsyncRead;
 
 /// Largest piece read from the blob per body frame.
 const CHUNK: usize = 64 * 1024;
-/// Progress is reported at least every this many bytes (and at the end).
+/// Progress is reported every this many bytes at least (and at the end) ...
 const PROGRESS_STEP: u64 = 64 * 1024;
+/// ... or every this fraction of the image when that is more (each report is a stored
+/// record).
+const PROGRESS_PARTS: u64 = 64;
 
 /// Which download a request path names, if any. Only plain names are accepted (no
 /// `/`, no `..`), so a path can never leave the store.
@@ -322,7 +325,8 @@ impl http_body::Body for BlobBody {
                 let done = self.remaining == 0;
                 if let Some(p) = self.progress.as_mut() {
                     p.position += n;
-                    if done || p.position - p.reported >= PROGRESS_STEP {
+                    let step = PROGRESS_STEP.max(p.total / PROGRESS_PARTS);
+                    if done || p.position - p.reported >= step {
                         p.reported = p.position;
                         p.ota.progress(p.key, p.position, p.total);
                     }

@@ -295,32 +295,12 @@ impl Storage for SqliteStorage {
 
     fn ota_save(&self, records: &[ota_core::Record]) -> Result<()> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        for record in records {
-            match record {
-                ota_core::Record::Campaign(info) => {
-                    let json = to_json(info.as_ref())?;
-                    tx.execute(
-                        "INSERT INTO ota_campaigns (id, info) VALUES (?1, ?2)
-                         ON CONFLICT (id) DO UPDATE SET info = excluded.info",
-                        params![sql_u64(info.id.0)?, json],
-                    )?;
-                }
-                ota_core::Record::Device {
-                    campaign,
-                    device,
-                    entry,
-                } => {
-                    tx.execute(
-                        "INSERT INTO ota_devices (campaign, device, entry) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (campaign, device) DO UPDATE SET entry = excluded.entry",
-                        params![sql_u64(campaign.0)?, sql_u64(device.0)?, to_json(entry)?],
-                    )?;
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(())
+        // A command is sent only after its record commits: make that commit survive a
+        // power loss too (the rest of the database keeps the cheaper NORMAL level).
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        let result = save_records(&mut conn, records);
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        result
     }
 
     fn ota_load(&self) -> Result<Vec<ota_core::Record>> {
@@ -418,6 +398,36 @@ impl Storage for SqliteStorage {
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
+}
+
+/// Upserts engine records in one transaction.
+fn save_records(conn: &mut Connection, records: &[ota_core::Record]) -> Result<()> {
+    let tx = conn.transaction()?;
+    for record in records {
+        match record {
+            ota_core::Record::Campaign(info) => {
+                let json = to_json(info.as_ref())?;
+                tx.execute(
+                    "INSERT INTO ota_campaigns (id, info) VALUES (?1, ?2)
+                         ON CONFLICT (id) DO UPDATE SET info = excluded.info",
+                    params![sql_u64(info.id.0)?, json],
+                )?;
+            }
+            ota_core::Record::Device {
+                campaign,
+                device,
+                entry,
+            } => {
+                tx.execute(
+                    "INSERT INTO ota_devices (campaign, device, entry) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (campaign, device) DO UPDATE SET entry = excluded.entry",
+                    params![sql_u64(campaign.0)?, sql_u64(device.0)?, to_json(entry)?],
+                )?;
+            }
+        }
+    }
+    tx.commit()?;
+    Ok(())
 }
 
 fn firmware_from_row(row: &Row<'_>) -> rusqlite::Result<FirmwareRow> {
