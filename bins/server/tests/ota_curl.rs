@@ -136,3 +136,51 @@ async fn the_seeds_curl_commands_work_as_written() {
         .collect();
     assert!(states.iter().all(|s| *s != "active"), "{states:?}");
 }
+
+/// curl sends `Expect: 100-continue` for large files: an upload declared over the limit
+/// is answered 413 before any of it is sent; one just over the limit is read up to the
+/// limit and still gets its 413.
+#[tokio::test]
+async fn curl_sees_413_for_over_size_uploads() {
+    if !curl_available() {
+        eprintln!(
+            "SKIPPED: the `curl` binary is not installed; the over-size curl upload was not run"
+        );
+        return;
+    }
+    let limit = 1024 * 1024;
+    let t = start_with(|c| c.max_firmware_size = limit).await;
+    let work = tempfile::tempdir().unwrap();
+    let url = format!(
+        "https://localhost:{}/admin/ota/start",
+        t.server.https_addr().port()
+    );
+    for (name, size) in [
+        ("big.bin", 3 * limit as usize),
+        ("edge.bin", limit as usize + 10_000),
+    ] {
+        let mut image = vec![0xE9u8, 1, 0, 0];
+        image.resize(size, 7);
+        std::fs::write(work.path().join(name), &image).unwrap();
+        let file = format!("file=@{name}");
+        let (status, body) = curl(
+            work.path(),
+            &[
+                "-v",
+                "-F",
+                &file,
+                "--insecure",
+                "-u",
+                "admin@blynk.cc:admin",
+                &url,
+            ],
+        )
+        .await;
+        assert_eq!(status, 413, "{name}: {body}");
+        assert_eq!(
+            body,
+            format!("Firmware image is larger than the limit of {limit} bytes.")
+        );
+    }
+    assert_eq!(t.blob_count(), 0);
+}

@@ -23,8 +23,10 @@ use ota_core::{
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
-/// Headroom over the image size limit for the rest of a multipart body.
-const MULTIPART_OVERHEAD: u64 = 1024 * 1024;
+/// Headroom over the image size limit for the rest of a multipart body (part headers,
+/// small fields). Kept small so that after a too-large image the unread rest of the body
+/// fits in socket buffers and the client still reads the 413.
+const MULTIPART_OVERHEAD: u64 = 64 * 1024;
 /// Largest non-file field accepted.
 const MAX_TEXT_FIELD: u64 = 64 * 1024;
 
@@ -175,6 +177,16 @@ async fn receive_upload(
     req: Request<Incoming>,
 ) -> Result<(FirmwareInfo, bool), Failure> {
     let limit = shared.config.max_firmware_size;
+    // A declared length over the limit is refused before any body byte is read (a client
+    // that sent `Expect: 100-continue`, as curl does for large files, uploads nothing).
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit.saturating_add(MULTIPART_OVERHEAD)) {
+        return Err(too_large(limit));
+    }
     let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)
