@@ -293,3 +293,32 @@ async fn notify_online_reaches_devices_already_online() {
     let entry = t.ota_status().await["campaigns"][0]["devices"][0].clone();
     assert_eq!(entry["state"], "sent", "{entry}");
 }
+
+#[tokio::test]
+async fn chip_guard_skips_with_a_reason_and_force_overrides_it() {
+    let t = start().await;
+    let token = t.create_device("a@x.io", "home", "lamp").await;
+    let esp32 = firmware_fixture("esp32_blnkinf.bin");
+    let r = t.upload("?user=a@x.io", &esp32).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["firmware"]["image_kind"], "esp32");
+    let info = "ver 1.0 buff-in 1024 dev ESP8266 build 111";
+    let mut device = device_with_info(&t, &token, info).await;
+    assert_silent(&mut device, std::time::Duration::from_millis(300)).await;
+    let entry = t.ota_status().await["campaigns"][0]["devices"][0].clone();
+    assert_eq!(entry["state"], "skipped", "{entry}");
+    assert!(
+        entry["reason"].as_str().unwrap().contains("chip"),
+        "{entry}"
+    );
+
+    // The same target with force=true supersedes it and sends despite the guard.
+    let r = t.upload("?user=a@x.io&force=true", &esp32).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    drop(device);
+    let mut again = device_with_info(&t, &token, info).await;
+    read_ota(&mut again).await;
+    let status = t.ota_status().await;
+    assert_eq!(status["campaigns"][0]["devices"][0]["state"], "sent");
+    assert_eq!(status["campaigns"][1]["state"], "superseded");
+}
