@@ -356,8 +356,9 @@ async fn large_upload_and_early_rejection() {
 }
 
 #[tokio::test]
-/// Larger than socket buffers: the server answers 413 while the body is still being
-/// sent, and the operator still gets its message.
+/// Larger than socket buffers: whether the server refuses it from the declared length
+/// (then, with `Expect: 100-continue`, nothing is sent) or while the body is still being
+/// sent (`early_close` unit test), the operator gets its message.
 async fn too_large_image_is_refused_with_the_limit() {
     let t = start_with(|c| c.max_firmware_size = 64 * 1024).await;
     let dir = tempfile::tempdir().unwrap();
