@@ -12,9 +12,6 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpSocket;
 use tokio::time::Instant;
 
-/// Listen backlog of the reference server.
-const LISTEN_BACKLOG: u32 = 8192;
-
 /// Result of a baseline run.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Baseline {
@@ -31,12 +28,14 @@ pub struct Baseline {
 }
 
 /// Serves `image` to `downloads` clients, `concurrency` at a time, spread over `spread`
-/// source addresses.
+/// source addresses; the reference server listens with `backlog` (the kernel caps it at
+/// `net.core.somaxconn`).
 pub async fn run(
     image: Vec<u8>,
     downloads: u64,
     concurrency: u64,
     spread: u32,
+    backlog: u32,
 ) -> Result<Baseline, SimError> {
     let md5: [u8; 16] = Md5::digest(&image).into();
     let md5_hex: String = md5.iter().map(|b| format!("{b:02x}")).collect();
@@ -48,12 +47,10 @@ pub async fn run(
     let head_len = response.len();
     response.extend_from_slice(&image);
     let response: Arc<[u8]> = response.into();
-    // A deep accept queue (capped by net.core.somaxconn): thousands of clients connect
-    // at once, and a dropped SYN would cost the reference a 1 s retransmission.
     let listener = TcpSocket::new_v4()
         .and_then(|s| {
             s.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
-            s.listen(LISTEN_BACKLOG)
+            s.listen(backlog)
         })
         .map_err(|e| SimError::io("baseline listen", e))?;
     let addr = listener

@@ -224,6 +224,11 @@ pub struct BaselineArgs {
     /// Loopback source addresses to spread over.
     #[arg(long, default_value_t = 1)]
     pub spread: u32,
+    /// Listen backlog of the reference server: deep by default, since thousands of
+    /// clients connect at once and a full accept queue costs retransmissions (try 128,
+    /// the standard library's value, to see the difference).
+    #[arg(long, default_value_t = 8192)]
+    pub backlog: u32,
     /// Write the result as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,

@@ -577,6 +577,7 @@ impl Device {
             Err(e) => {
                 self.report.bytes += e.bytes;
                 self.report.downloads_failed += 1;
+                self.report.download_failures.push(e.reason.clone());
                 self.last_failure = Some(e.reason);
             }
         }

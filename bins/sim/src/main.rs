@@ -56,7 +56,8 @@ async fn run(cli: Cli) -> Result<(), blynk_sim::SimError> {
         Command::Baseline(a) => {
             let image = std::fs::read(&a.image).map_err(|e| SimError::file(&a.image, e))?;
             let result =
-                blynk_sim::baseline::run(image, a.downloads, a.concurrency, a.spread).await?;
+                blynk_sim::baseline::run(image, a.downloads, a.concurrency, a.spread, a.backlog)
+                    .await?;
             println!(
                 "baseline: {} downloads ({} failed), {} bytes in {:.3} s = {:.2} GB/s",
                 result.downloads,

@@ -51,6 +51,8 @@ pub struct DeviceReport {
     pub downloads_ok: u32,
     /// Failed downloads.
     pub downloads_failed: u32,
+    /// Why each failed download failed.
+    pub download_failures: Vec<String>,
     /// Body bytes received by downloads (complete or not).
     pub bytes: u64,
     /// Frames sent to the server (login, info, ping, hardware).
@@ -166,6 +168,8 @@ pub struct Summary {
     pub downloads_ok: u64,
     /// Failed downloads.
     pub downloads_failed: u64,
+    /// Failed downloads per reason (every attempt, also those a later attempt made good).
+    pub download_failure_reasons: BTreeMap<String, u64>,
     /// Body bytes downloaded.
     pub bytes_downloaded: u64,
     /// Frames sent to the server.
@@ -238,6 +242,11 @@ impl Summary {
             s.login_failures += u64::from(r.login_failures);
             s.downloads_ok += u64::from(r.downloads_ok);
             s.downloads_failed += u64::from(r.downloads_failed);
+            for reason in &r.download_failures {
+                *s.download_failure_reasons
+                    .entry(reason.clone())
+                    .or_default() += 1;
+            }
             s.bytes_downloaded += r.bytes;
             s.frames_sent += r.frames_sent;
             samples.login_us.extend_from_slice(&r.login_us);
@@ -275,6 +284,10 @@ impl Summary {
         self.online_at_end += other.online_at_end;
         add(&mut self.outcomes, other.outcomes);
         add(&mut self.failure_reasons, other.failure_reasons);
+        add(
+            &mut self.download_failure_reasons,
+            other.download_failure_reasons,
+        );
         add(&mut self.commands_per_device, other.commands_per_device);
         self.max_commands_per_device = self
             .max_commands_per_device
@@ -374,6 +387,9 @@ impl Summary {
                 self.bytes_downloaded as f64 / 1_048_576.0
             ),
         );
+        for (reason, n) in &self.download_failure_reasons {
+            line(&mut t, format!("  download failed {n} × {reason}"));
+        }
         let ph = |name: &str, p: &Option<Phase>, t: &mut String| {
             if let Some(p) = p {
                 line(

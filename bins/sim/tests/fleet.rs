@@ -99,7 +99,9 @@ async fn unknown_tokens_are_not_connected() {
 async fn download_client_against_the_baseline_server() {
     let image =
         blynk_sim::image::esp8266_image(64 * 1024, "0.2.0", "TMPL0001", "Dec  5 2026 10:00:00");
-    let b = blynk_sim::baseline::run(image, 20, 5, 3).await.unwrap();
+    let b = blynk_sim::baseline::run(image, 20, 5, 3, 128)
+        .await
+        .unwrap();
     assert_eq!((b.downloads, b.failed, b.bytes), (20, 0, 20 * 64 * 1024));
 }
 
