@@ -41,6 +41,7 @@ STORM=$(json "$J" "'%d in %.2f s' % (j['storm']['count'], j['storm']['seconds'])
 BYTES=$(json "$J" "j['bytes_downloaded']")
 GBPS=$(awk -v b="$BYTES" -v s="$FAN" 'BEGIN { printf "%.2f", b / s / 1e9 }')
 BASE_GBPS=$(json "$B" "'%.2f' % (j['bytes_per_second'] / 1e9)")
+DLFAIL=$(json "$J" "', '.join('%d × %s' % (v, k) for k, v in j['download_failure_reasons'].items()) or 'none'")
 TWICE=$(json "$J" "sum(v for k, v in j['commands_per_device'].items() if int(k) > 1)")
 LOST=$(json "$J" "$N - j['outcomes'].get('updated', 0)")
 cat >>"$DOC" <<MD
@@ -71,6 +72,7 @@ process, $BASE_CONC downloads in flight: the fd limit of one process holds both 
 | devices updated (simulator) | $UPDATED; other outcomes: $OTHER |
 | OTA commands per device | $CMDS — devices commanded twice: $TWICE |
 | devices not updated (lost or failed) | $LOST |
+| failed download attempts by reason | $DLFAIL |
 | server's campaign status at the end | $SERVER |
 | reconnect storm (logins + info) | $STORM |
 | kernel \`ListenOverflows\` during the run (SYNs dropped: accept queue full) | $((OVF1 - OVF0)) |
