@@ -51,14 +51,6 @@ impl Faults {
         let x = (h >> 11) as f64 / (1u64 << 53) as f64 * 100.0;
         x < pct
     }
-
-    /// Whether any fault is configured.
-    pub fn any(&self) -> bool {
-        self.drop_download > 0.0
-            || self.bad_md5 > 0.0
-            || self.never_reconnect > 0.0
-            || self.old_build > 0.0
-    }
 }
 
 /// SplitMix64 finaliser: a well-mixed 64-bit hash of `x`.
