@@ -116,50 +116,10 @@ async fn deferred_campaign_with_injected_download_failures() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_within_the_budget_with_a_short_backoff() {
-    use blynk_server::ota::{StartRequest, TargetSpec};
     let server = common::start().await;
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens.txt");
-    // Devices first (the campaign targets every registered device).
-    let created = server.args(&[
-        "--create",
-        &DEVICES.to_string(),
-        "--tokens-out",
-        tokens.to_str().unwrap(),
-        "--duration",
-        "10",
-    ]);
-    let first = blynk_sim::fleet::run(&created).await.unwrap();
-    assert_eq!(first.connected, DEVICES);
-
-    let bytes =
-        blynk_sim::image::esp8266_image(64 * 1024, "0.2.0", "TMPL0001", "Dec  5 2026 10:00:00");
-    let shared = server.server.shared();
-    let chunks =
-        futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes.clone()))]);
-    let ingested = shared
-        .ota
-        .firmware()
-        .ingest(chunks, Some("fw-0.2.0.bin"))
-        .await
-        .unwrap();
-    let options = ota_core::CampaignOptions {
-        max_attempts: 3,
-        backoff_ms: vec![300],
-        ..ota_core::CampaignOptions::default()
-    };
-    let started = shared
-        .ota
-        .start_campaign(StartRequest {
-            target: TargetSpec::All,
-            firmware: ingested.info,
-            created: ingested.created,
-            options,
-            initiator: "admin@blynk.cc".into(),
-        })
-        .await
-        .unwrap();
-    let id = started.campaign.to_string();
+    let id = devices_and_campaign(&server, DEVICES, &tokens).await;
 
     let args = server.args(
         &[
@@ -194,4 +154,109 @@ async fn retries_within_the_budget_with_a_short_backoff() {
     assert_eq!(updated + failed, DEVICES, "{report}");
     assert_eq!(updated, s.outcome("updated"), "{report}");
     assert_eq!(failed, s.outcome("failed"), "{report}");
+}
+
+/// Registers `devices` devices (tokens written to `tokens`), then starts a deferred
+/// campaign for every device through the server library with a 300 ms backoff (the
+/// admin API has no backoff option); returns the campaign id.
+#[allow(clippy::unwrap_used)] // test helper
+async fn devices_and_campaign(
+    server: &common::TestServer,
+    devices: u64,
+    tokens: &std::path::Path,
+) -> String {
+    use blynk_server::ota::{StartRequest, TargetSpec};
+    let created = server.args(&[
+        "--create",
+        &devices.to_string(),
+        "--tokens-out",
+        tokens.to_str().unwrap(),
+        "--duration",
+        "10",
+    ]);
+    let first = blynk_sim::fleet::run(&created).await.unwrap();
+    assert_eq!(first.connected, devices);
+    let bytes =
+        blynk_sim::image::esp8266_image(64 * 1024, "0.2.0", "TMPL0001", "Dec  5 2026 10:00:00");
+    let shared = server.server.shared();
+    let chunks = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(bytes))]);
+    let ingested = shared
+        .ota
+        .firmware()
+        .ingest(chunks, Some("fw-0.2.0.bin"))
+        .await
+        .unwrap();
+    let options = ota_core::CampaignOptions {
+        max_attempts: 3,
+        backoff_ms: vec![300],
+        ..ota_core::CampaignOptions::default()
+    };
+    let started = shared
+        .ota
+        .start_campaign(StartRequest {
+            target: TargetSpec::All,
+            firmware: ingested.info,
+            created: ingested.created,
+            options,
+            initiator: "admin@blynk.cc".into(),
+        })
+        .await
+        .unwrap();
+    started.campaign.to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_devices_and_old_builds_are_reported_and_stay_within_budget() {
+    use blynk_sim::fault::{FaultKind, Faults};
+    const N: u64 = 60;
+    let server = common::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens.txt");
+    let id = devices_and_campaign(&server, N, &tokens).await;
+    let args = server.args(&[
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--campaign",
+        &id,
+        "--never-reconnect",
+        "10",
+        "--old-build",
+        "20",
+        "--reboot-delay-ms",
+        "50",
+        "--reconnect-delay-ms",
+        "100",
+        "--hold",
+        "3",
+        "--duration",
+        "30",
+    ]);
+    let s = blynk_sim::fleet::run(&args).await.unwrap();
+    let report = s.text();
+    eprintln!("{report}");
+    let faults = Faults {
+        never_reconnect: 10.0,
+        seed: 1,
+        ..Faults::default()
+    };
+    let lost = (0..N)
+        .filter(|&i| faults.hits(FaultKind::NeverReconnect, i, 0))
+        .count() as u64;
+    assert!(lost > 0, "the seed hits some devices");
+    assert_eq!(s.outcome("lost"), lost, "{report}");
+    assert_eq!(
+        s.outcome("updated") + s.outcome("failed") + lost,
+        N,
+        "{report}"
+    );
+    assert_eq!(s.over_budget, 0, "{report}");
+    assert!(
+        s.max_commands_per_device >= 2,
+        "old builds were retried: {report}"
+    );
+    for reason in s.failure_reasons.keys() {
+        assert_eq!(reason, "rebooted into the old build (injected)", "{report}");
+    }
+    let c = s.server_campaign.as_ref().expect("campaign status");
+    assert_eq!(c.over_budget, 0, "{report}");
 }
