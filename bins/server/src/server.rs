@@ -10,11 +10,15 @@ use crate::state::{NoHooks, SessionHooks, Shared};
 use crate::storage::{SqliteStorage, Store};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// Accept-queue length requested for both listeners (the kernel caps it at
+/// `net.core.somaxconn`).
+pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// A running server: bound addresses, shared state and the way to stop it.
 #[derive(Debug)]
@@ -70,10 +74,23 @@ impl Server {
 
         let bind = |port: u16, key: &'static str| {
             let addr = SocketAddr::new(config.listen_address, port);
-            let std_listener = std::net::TcpListener::bind(addr)
-                .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                .map_err(|source| Error::Bind { key, addr, source })?;
-            TcpListener::from_std(std_listener).map_err(|source| Error::Bind { key, addr, source })
+            let socket = if addr.is_ipv4() {
+                TcpSocket::new_v4()
+            } else {
+                TcpSocket::new_v6()
+            };
+            socket
+                .and_then(|s| {
+                    // Only lets a restart reuse a port held by TIME_WAIT sockets; a port
+                    // with a live listener still fails with "address in use".
+                    s.set_reuseaddr(true)?;
+                    s.bind(addr)?;
+                    // A deep accept queue: thousands of devices reconnect at once after
+                    // an outage or an OTA reboot wave; with the default 128 the kernel
+                    // drops their SYNs and they retry seconds later.
+                    s.listen(LISTEN_BACKLOG)
+                })
+                .map_err(|source| Error::Bind { key, addr, source })
         };
         let http_listener = bind(config.http_port, "http.port")?;
         let https_listener = bind(config.https_port, "https.port")?;
