@@ -44,6 +44,9 @@ pub const OTA_MESSAGE_ID: u16 = 7777;
 /// device in a receive of its own after the OK to the info message.
 const OTA_PAUSE: Duration = Duration::from_millis(50);
 
+/// Most queued inputs handled before their records are stored in one transaction.
+const MAX_BATCH: usize = 512;
+
 /// Random bytes in a per-device download key (base64url: 32 characters).
 const KEY_BYTES: usize = 24;
 
@@ -458,7 +461,21 @@ impl Task {
             });
             tokio::select! {
                 command = rx.recv() => match command {
-                    Some(command) => self.handle(command).await,
+                    Some(command) => {
+                        // Group commit: take what else is already queued (device events,
+                        // download progress) and store all of their records in one
+                        // transaction before any of their actions run.
+                        let mut dirty = self.handle(command).await;
+                        for _ in 1..MAX_BATCH {
+                            match rx.try_recv() {
+                                Ok(command) => dirty |= self.handle(command).await,
+                                Err(_) => break,
+                            }
+                        }
+                        if dirty {
+                            self.drain().await;
+                        }
+                    }
                     None => return,
                 },
                 () = sleep_until(deadline) => {
@@ -475,7 +492,10 @@ impl Task {
         self.published.insert(row.sha256.clone(), row);
     }
 
-    async fn handle(&mut self, command: Command) {
+    /// Handles one input. Returns true when it fed the engine and left its records and
+    /// actions for the caller's [`Task::drain`]; start and stop drain before they answer,
+    /// so the admin sees a campaign only once its records are stored.
+    async fn handle(&mut self, command: Command) -> bool {
         match command {
             Command::Info {
                 conn,
@@ -486,11 +506,11 @@ impl Task {
             } => {
                 self.engine
                     .device_info(now(), conn, device, &owner, &project, &report);
-                self.drain().await;
+                return true;
             }
             Command::Disconnected(conn) => {
                 self.engine.disconnected(conn);
-                self.drain().await;
+                return true;
             }
             Command::Progress { key, bytes, total } => {
                 let _ = self.engine.download_progress(
@@ -501,7 +521,7 @@ impl Task {
                     bytes,
                     total,
                 );
-                self.drain().await;
+                return true;
             }
             Command::Note {
                 campaign,
@@ -554,6 +574,7 @@ impl Task {
                 let _ = reply.send(row);
             }
         }
+        false
     }
 
     /// Persists every pending record, then performs the actions; returns the devices
